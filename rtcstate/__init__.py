@@ -1,0 +1,122 @@
+"""rtcstate: the lifecycles of a real-time video client as explicit, typed state machines.
+
+The pieces, each in its own module:
+
+* :mod:`rtcstate.statemachines` — the Room, Participant, LocalTrackPublication,
+  RemoteTrackPublication and DevicePermission machines, each a plain-data spec.
+* :mod:`rtcstate.models` — the Pydantic event models that drive them, ``ConnectOptions`` and the
+  ``StateChange`` record every transition produces.
+* :mod:`rtcstate.catalog` — the guide's error tables as data, with lookups.
+* :class:`Dispatcher` — applies events in order, schedules timeouts on a :mod:`~rtcstate.clock`.
+* :mod:`rtcstate.errors` — every exception, under :class:`RtcStateError`.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from rtcstate import catalog
+from rtcstate.audio import audio_level
+from rtcstate.catalog import CatalogEntry
+from rtcstate.clock import AnyioClock, Clock, VirtualClock
+from rtcstate.dispatcher import Dispatcher, DispatchStats
+from rtcstate.errors import (
+    CameraNoFramesError,
+    CatalogError,
+    ConnectError,
+    DisconnectError,
+    GuardRejected,
+    InvalidEvent,
+    InvalidTransition,
+    MediaConnectionError,
+    MediaError,
+    MediaInsecureContextError,
+    MediaNotAllowedError,
+    MediaNotFoundError,
+    MediaNotReadableError,
+    MediaOverconstrainedError,
+    MediaWarningError,
+    MicrophoneSilentError,
+    ParticipantDuplicateIdentityError,
+    PreflightError,
+    RoomMaxParticipantsExceededError,
+    RoomNotFoundError,
+    RtcRuntimeError,
+    RtcStateError,
+    SignalingConnectionDisconnectedError,
+    SignalingConnectionError,
+    SignalingConnectionTimeoutError,
+    SignalingServerBusyError,
+    SpecError,
+    UnknownCatalogEntry,
+    UnknownMachine,
+    error_for,
+)
+from rtcstate.models import ConnectOptions, Event, StateChange, parse_event
+from rtcstate.statemachines import (
+    SPECS,
+    DevicePermissionMachine,
+    LifecycleMachine,
+    LocalTrackPublicationMachine,
+    MachineSpec,
+    ParticipantMachine,
+    RemoteTrackPublicationMachine,
+    RoomMachine,
+)
+
+try:
+    __version__ = version("rtcstate")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "SPECS",
+    "AnyioClock",
+    "CameraNoFramesError",
+    "CatalogEntry",
+    "CatalogError",
+    "Clock",
+    "ConnectError",
+    "ConnectOptions",
+    "DevicePermissionMachine",
+    "DisconnectError",
+    "DispatchStats",
+    "Dispatcher",
+    "Event",
+    "GuardRejected",
+    "InvalidEvent",
+    "InvalidTransition",
+    "LifecycleMachine",
+    "LocalTrackPublicationMachine",
+    "MachineSpec",
+    "MediaConnectionError",
+    "MediaError",
+    "MediaInsecureContextError",
+    "MediaNotAllowedError",
+    "MediaNotFoundError",
+    "MediaNotReadableError",
+    "MediaOverconstrainedError",
+    "MediaWarningError",
+    "MicrophoneSilentError",
+    "ParticipantDuplicateIdentityError",
+    "ParticipantMachine",
+    "PreflightError",
+    "RemoteTrackPublicationMachine",
+    "RoomMachine",
+    "RoomMaxParticipantsExceededError",
+    "RoomNotFoundError",
+    "RtcRuntimeError",
+    "RtcStateError",
+    "SignalingConnectionDisconnectedError",
+    "SignalingConnectionError",
+    "SignalingConnectionTimeoutError",
+    "SignalingServerBusyError",
+    "SpecError",
+    "StateChange",
+    "UnknownCatalogEntry",
+    "UnknownMachine",
+    "VirtualClock",
+    "__version__",
+    "audio_level",
+    "catalog",
+    "error_for",
+    "parse_event",
+]

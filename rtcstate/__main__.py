@@ -1,0 +1,3 @@
+from rtcstate.cli import main
+
+main()

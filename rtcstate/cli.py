@@ -1,0 +1,160 @@
+"""The ``rtcstate`` command: look up errors, run the demo.
+
+Every command prints readable, coloured output by default and one JSON document (or one JSON
+object per line, for streams) with ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import structlog
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from rtcstate import catalog
+from rtcstate.catalog import CatalogEntry
+from rtcstate.errors import UnknownCatalogEntry
+from rtcstate.models import StateChange
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="rtcstate",
+    help="Lifecycles of a real-time video client as explicit state machines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_ROLE_STYLES = {
+    "action": "cyan",
+    "ordinary": "green",
+    "failure": "bold red",
+    "retry": "yellow",
+    "reconnect": "magenta",
+    "warning": "bold yellow",
+    "cleared": "bold green",
+    "escalation": "bold red",
+    "fallback": "blue",
+}
+
+
+def _quiet_logs(verbose: bool) -> None:
+    """Send structlog's lines to stderr, transitions only when ``verbose``."""
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.INFO if verbose else logging.ERROR),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _entry_json(entry: CatalogEntry) -> dict[str, object]:
+    return entry.model_dump(mode="json")
+
+
+def _print_entries(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
+    console.soft_wrap = True
+    for entry in entries:
+        title = Text(entry.label, style="bold")
+        title.append(f"  ({entry.phase}{', retryable' if entry.retryable else ''})", style="dim")
+        console.print(title)
+        console.print(Text("  cause:    ", style="dim") + Text(entry.cause))
+        console.print(Text("  solution: ", style="dim") + Text(entry.solution, style="green"))
+        for message in entry.messages:
+            console.print(Text("  message:  ", style="dim") + Text(repr(message)))
+        console.print()
+
+
+def _print_table(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
+    table = Table(title="rtcstate error catalog", show_lines=False)
+    table.add_column("code", justify="right")
+    table.add_column("name", style="bold")
+    table.add_column("phase")
+    table.add_column("retry")
+    table.add_column("solution")
+    for entry in entries:
+        table.add_row(str(entry.code or ""), entry.name, entry.phase,
+                      "yes" if entry.retryable else "", entry.solution)
+    console.print(table)
+
+
+@app.command()
+def errors(
+    query: Annotated[str | None, typer.Argument(
+        help="A code (53106), an error name (NotReadableError) or a browser message "
+             "(\"Could not start video source\"). Omit to list every entry.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Explain an error from a log line: its cause and the recommended solution."""
+    console = Console()
+    if query is None:
+        entries = catalog.all_entries()
+    else:
+        try:
+            entries = catalog.lookup(query)
+        except UnknownCatalogEntry as exc:
+            Console(stderr=True).print(f"[red]rtcstate errors:[/red] {exc}")
+            raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
+    elif query is None:
+        _print_table(console, entries)
+    else:
+        _print_entries(console, entries)
+
+
+def _format_change(change: StateChange) -> Text:
+    style = _ROLE_STYLES.get(change.role, "")
+    line = Text(f"{change.at:8.3f}s ", style="dim")
+    line.append(f"{change.machine:<12} ", style="bold")
+    line.append(f"{change.id:<14} ")
+    line.append(f"{change.source + ' -> ' + change.dest:<34}", style=style)
+    line.append(f" {change.event}", style="italic")
+    if change.error is not None:
+        line.append(f"  [{change.error.label}]", style="red")
+    return line
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per transition instead of the timeline.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also write the structlog line of each transition to stderr.")]
+    = False,
+) -> None:
+    """Walk through the guide's scenarios on a virtual clock, printing every transition."""
+    from rtcstate.demo import run_scripted_walk_sync
+
+    _quiet_logs(verbose)
+    console = Console(highlight=False, soft_wrap=True)
+
+    def show(change: StateChange) -> None:
+        if as_json:
+            typer.echo(json.dumps(change.to_dict()))
+            return
+        console.print(_format_change(change))
+        if change.error is not None:
+            console.print(Text(f"{'':>10}-> {change.error.solution}", style="dim green"))
+
+    result = run_scripted_walk_sync(show)
+    if not as_json:
+        console.print(Text(
+            f"\n{len(result.changes)} transitions; "
+            + ("every machine ended in a terminal state."
+               if result.all_terminal else "some machines did not end in a terminal state!"),
+            style="bold"))
+    if not result.all_terminal:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point of the ``rtcstate`` console script."""
+    app()

@@ -1,0 +1,372 @@
+"""The dispatcher: applies events to registered machines strictly in order, and keeps time.
+
+Every event offered to a dispatcher is accounted for: it is *applied* (one :class:`StateChange`,
+given to every listener) or *rejected* (one structured log line with the reason, and a count in
+:attr:`Dispatcher.stats`); the machine is unchanged by a rejected event. Timeouts of the state a
+machine enters (retry back-off, reconnect window, warning escalation) are scheduled on the
+dispatcher's :class:`~rtcstate.clock.Clock`, cancelled when the state is left, and come back as
+ordinary events through the same queue.
+
+Two ways to drive it:
+
+* **async**: ``async with Dispatcher() as d:`` runs a worker task; ``await d.send(event)``
+  queues, ``await d.drain()`` waits until everything queued is processed, and
+  ``d.changes()`` gives an async stream of changes. Leaving the block processes what is queued,
+  cancels pending timeouts and ends every stream; no task outlives it. Works on asyncio and trio.
+* **step**: without entering it, :meth:`Dispatcher.dispatch` processes one event now and
+  returns its change (or raises why not); with a :class:`~rtcstate.clock.VirtualClock`,
+  ``clock.advance(s)`` fires due timeouts synchronously. Hypothesis state machines use this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TypeVar
+
+import anyio
+import anyio.abc
+import structlog
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from rtcstate.clock import AnyioClock, Clock, TimerHandle, VirtualClock
+from rtcstate.errors import (
+    GuardRejected,
+    InvalidEvent,
+    InvalidTransition,
+    RtcRuntimeError,
+    UnknownMachine,
+)
+from rtcstate.models.base import Event
+from rtcstate.models.events import parse_event
+from rtcstate.models.state_change import StateChange
+from rtcstate.statemachines.runtime import LifecycleMachine
+
+__all__ = ["DispatchStats", "Dispatcher", "RawEvent", "StaleTimeout"]
+
+_log = structlog.get_logger("rtcstate")
+
+M = TypeVar("M", bound=LifecycleMachine)
+RawEvent = Event | Mapping[str, object] | str | bytes
+"""What a dispatcher accepts: an event model, or a dict or JSON document to validate."""
+ChangeListener = Callable[[StateChange], object]
+
+
+class StaleTimeout(RtcRuntimeError):
+    """A timeout fired for a state its machine has already left (it lost a race in the queue)."""
+
+
+@dataclass
+class DispatchStats:
+    """Counts of what a dispatcher was offered and what became of it.
+
+    ``received == applied + rejected + pending`` at all times.
+    """
+
+    received: int = 0
+    applied: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def pending(self) -> int:
+        """Events received and not yet applied or rejected."""
+        return self.received - self.applied - self.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class _TimerFired:
+    machine: LifecycleMachine
+    event: Event
+    generation: int
+
+
+def _reason(exc: RtcRuntimeError) -> str:
+    if isinstance(exc, InvalidEvent):
+        return "invalid_event"
+    if isinstance(exc, StaleTimeout):
+        return "stale_timeout"
+    if isinstance(exc, GuardRejected):
+        return "guard_rejected"
+    if isinstance(exc, InvalidTransition):
+        return "invalid_transition"
+    if isinstance(exc, UnknownMachine):
+        return "unknown_machine"
+    return type(exc).__name__  # pragma: no cover - every runtime rejection is listed above
+
+
+class Dispatcher:
+    """Routes events to machines by ``(kind, id)`` and applies them one at a time, in order.
+
+    Args:
+        clock: where timeouts are scheduled. ``None`` means real time: an
+            :class:`~rtcstate.clock.AnyioClock` created when the dispatcher is entered.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock
+        self._machines: dict[tuple[str, str], LifecycleMachine] = {}
+        self._timers: dict[tuple[str, str], tuple[TimerHandle, int]] = {}
+        self._generation = 0
+        self._listeners: list[ChangeListener] = []
+        self._streams: list[MemoryObjectSendStream[StateChange]] = []
+        self._queue: MemoryObjectSendStream[RawEvent | _TimerFired] | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._idle: anyio.Event | None = None
+        self.stats = DispatchStats()
+
+    # -- machines --------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock | None:
+        """The clock timeouts run on (``None`` until entered, when real time was chosen)."""
+        return self._clock
+
+    @property
+    def machines(self) -> Mapping[tuple[str, str], LifecycleMachine]:
+        """Every registered machine, by ``(kind, id)``."""
+        return self._machines
+
+    def add(self, machine: M) -> M:
+        """Register ``machine`` so events naming its kind and id reach it; returns it.
+
+        Raises:
+            ValueError: a machine with the same kind and id is already registered.
+        """
+        key = (machine.kind, machine.id)
+        if key in self._machines:
+            raise ValueError(
+                f"a {machine.kind} machine with id {machine.id!r} is already registered")
+        self._machines[key] = machine
+        self._schedule_timeout(machine)
+        return machine
+
+    def remove(self, machine: LifecycleMachine) -> None:
+        """Unregister ``machine`` and cancel its pending timeout. Raises ``KeyError``."""
+        del self._machines[(machine.kind, machine.id)]
+        self._cancel_timeout(machine)
+
+    def get(self, kind: str, id: str) -> LifecycleMachine:  # noqa: A002 - the domain's word
+        """The machine registered as ``(kind, id)``.
+
+        Raises:
+            UnknownMachine: none is.
+        """
+        try:
+            return self._machines[(kind, id)]
+        except KeyError:
+            raise UnknownMachine(kind, id) from None
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def on_change(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every applied event; returns a function to stop.
+
+        Listeners run in the dispatcher's order, before the next event is processed. An
+        exception from a listener is a bug in the listener: it propagates (and, in async mode,
+        ends the dispatcher's block with it).
+        """
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def changes(self) -> MemoryObjectReceiveStream[StateChange]:
+        """A stream of every change from now on: ``async with d.changes() as s: async for c in s``.
+
+        The stream is unbounded, so a slow reader never loses a change (it holds them in
+        memory instead); it ends when the dispatcher's block ends. Close it to unsubscribe.
+        """
+        send, receive = anyio.create_memory_object_stream[StateChange](math.inf)
+        self._streams.append(send)
+        return receive
+
+    # -- step API --------------------------------------------------------------------------
+
+    def dispatch(self, raw: RawEvent) -> StateChange:
+        """Process one event now: validate, route, apply, tell listeners, schedule its timeout.
+
+        The rejection is logged and counted too, so that the totals hold whichever API is used.
+
+        Raises:
+            InvalidEvent: the input is not a valid event.
+            UnknownMachine: no machine is registered for its target.
+            InvalidTransition: the target's state does not allow it (``GuardRejected``: a guard).
+            RuntimeError: events are queued (they would be overtaken); use :meth:`send`.
+        """
+        if self.stats.pending:
+            raise RuntimeError(
+                f"{self.stats.pending} queued event(s) would be overtaken; use send()")
+        self.stats.received += 1
+        return self._apply(raw)
+
+    # -- async API -------------------------------------------------------------------------
+
+    async def send(self, raw: RawEvent) -> None:
+        """Queue an event; it is processed after every event queued before it.
+
+        Never raises for a bad event: rejections are logged and counted.
+
+        Raises:
+            RuntimeError: the dispatcher is not running (use ``async with``).
+        """
+        self.send_nowait(raw)
+        await anyio.lowlevel.checkpoint()
+
+    def send_nowait(self, raw: RawEvent) -> None:
+        """Queue an event without yielding to other tasks; see :meth:`send`."""
+        self._enqueue(raw)
+
+    async def drain(self) -> None:
+        """Wait until every queued event (and any timeout it fired meanwhile) is processed."""
+        while self.stats.pending:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+
+    async def advance(self, seconds: float) -> None:
+        """With a :class:`VirtualClock`: move time forward, processing events in between.
+
+        Each due timeout is fired at its own instant and processed (with whatever it causes)
+        before time moves on, exactly as it would be in real time.
+
+        Raises:
+            TypeError: the clock is not a ``VirtualClock``.
+        """
+        clock = self._clock
+        if not isinstance(clock, VirtualClock):
+            raise TypeError("advance() needs a VirtualClock; real time advances by itself")
+        target = clock.now() + seconds
+        await self.drain()
+        while (deadline := clock.next_deadline()) is not None and deadline <= target:
+            clock.advance_to(deadline)
+            await self.drain()
+        clock.advance_to(target)
+
+    async def __aenter__(self) -> Dispatcher:
+        if self._task_group is not None:
+            raise RuntimeError("this dispatcher is already running")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        if self._clock is None:
+            self._clock = AnyioClock(task_group)
+        send, receive = anyio.create_memory_object_stream[RawEvent | _TimerFired](math.inf)
+        self._queue = send
+        task_group.start_soon(self._worker, receive)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> bool | None:
+        task_group = self._task_group
+        assert task_group is not None
+        try:
+            if exc_type is None:
+                await self.drain()
+        finally:
+            for machine in list(self._machines.values()):
+                self._cancel_timeout(machine)
+            if self._queue is not None:
+                self._queue.close()
+            for stream in self._streams:
+                stream.close()
+            self._streams.clear()
+            task_group.cancel_scope.cancel()
+            self._task_group = None
+            self._queue = None
+        return await task_group.__aexit__(exc_type, exc, tb)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _enqueue(self, item: RawEvent | _TimerFired) -> None:
+        if self._queue is None:
+            raise RuntimeError("the dispatcher is not running; use 'async with' or dispatch()")
+        self.stats.received += 1
+        self._queue.send_nowait(item)
+
+    async def _worker(self, receive: MemoryObjectReceiveStream[RawEvent | _TimerFired]) -> None:
+        async with receive:
+            async for item in receive:
+                with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
+                    self._apply(item)
+                if not self.stats.pending and self._idle is not None:
+                    self._idle.set()
+                    self._idle = None
+
+    def _apply(self, item: RawEvent | _TimerFired) -> StateChange:
+        """Apply one item; a rejection is logged and counted, then raised."""
+        event: Event | None = None
+        try:
+            if isinstance(item, _TimerFired):
+                event = item.event
+                machine = item.machine
+                current = self._timers.get((machine.kind, machine.id))
+                if current is None or current[1] != item.generation:
+                    raise StaleTimeout(f"timeout {event.trigger!r} of {machine.kind} "
+                                       f"{machine.id!r} fired after it left the state")
+                del self._timers[(machine.kind, machine.id)]
+            else:
+                event = parse_event(item)
+                machine = self.get(event.machine, event.target_id)
+            clock = self._clock
+            at = event.at if event.at is not None else (clock.now() if clock else 0.0)
+            change = machine.apply(event, at=at)
+        except RtcRuntimeError as exc:
+            self._reject(exc, event)
+            raise
+        self.stats.applied += 1
+        if change.dest != change.source:
+            self._cancel_timeout(machine)
+            self._schedule_timeout(machine)
+        for listener in self._listeners:
+            listener(change)
+        for stream in list(self._streams):
+            try:
+                stream.send_nowait(change)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._streams.remove(stream)
+        return change
+
+    def _reject(self, exc: RtcRuntimeError, event: Event | None) -> None:
+        reason = _reason(exc)
+        self.stats.rejected += 1
+        self.stats.rejected_by_reason[reason] += 1
+        _log.warning("event_rejected", reason=reason,
+                     type=f"{event.machine}.{event.trigger}" if event else None,
+                     id=event.target_id if event else None, detail=str(exc))
+
+    def _schedule_timeout(self, machine: LifecycleMachine) -> None:
+        pending = machine.pending_timeout()
+        if pending is None:
+            return
+        clock = self._clock
+        if clock is None:
+            raise RuntimeError(
+                f"{machine.kind} {machine.id!r} entered {machine.state!r}, which has a timeout, "
+                "but the dispatcher has no clock: pass one, or run it with 'async with'")
+        delay, event = pending
+        self._generation += 1
+        generation = self._generation
+        fired = _TimerFired(machine, event, generation)
+        handle = clock.call_later(delay, lambda: self._timer_fired(fired))
+        self._timers[(machine.kind, machine.id)] = (handle, generation)
+
+    def _cancel_timeout(self, machine: LifecycleMachine) -> None:
+        timer = self._timers.pop((machine.kind, machine.id), None)
+        if timer is not None:
+            timer[0].cancel()
+
+    def _timer_fired(self, fired: _TimerFired) -> None:
+        if self._queue is not None:
+            self._enqueue(fired)
+        else:
+            self.stats.received += 1
+            with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
+                self._apply(fired)

@@ -1,0 +1,109 @@
+"""The base of every event model, and the small types events share.
+
+An event's ``type`` is ``"<machine>.<trigger>"``: ``"room.reconnecting"`` drives the trigger
+``reconnecting`` of a ``room`` machine. Each subclass declares ``type`` as a one-value
+``Literal``; the machine kind and trigger are derived from it once, when the class is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rtcstate.catalog import CatalogEntry
+
+__all__ = [
+    "DeviceKind",
+    "ErrorRef",
+    "Event",
+    "FacingMode",
+    "MachineKind",
+    "TrackKind",
+    "WarningName",
+]
+
+TrackKind = Literal["audio", "video", "data"]
+"""What a track carries."""
+
+DeviceKind = Literal["microphone", "camera"]
+"""A capture device kind; one device-permission machine exists per kind."""
+
+FacingMode = Literal["user", "environment"]
+"""A camera's facing mode: front (``user``) or back (``environment``)."""
+
+WarningName = Literal["recording-media-lost"]
+"""The warnings an application can ask for in ``ConnectOptions.notify_warnings``."""
+
+MachineKind = Literal["room", "participant", "local_track", "remote_track", "device"]
+"""The lifecycles rtcstate models."""
+
+
+class ErrorRef(NamedTuple):
+    """What an event says about the error it reports: a code, or a name with a raw message."""
+
+    code: int | None = None
+    name: str | None = None
+    message: str | None = None
+
+    def matches(self, entry: CatalogEntry) -> bool:
+        """Whether ``entry`` is the error this reference points at.
+
+        Every part that is given must agree: the code, the name, and the message (which must be
+        one the entry lists). Callers that accept an unlisted message fall back to
+        ``ref._replace(message=None)``.
+        """
+        if self.code is not None and entry.code != self.code:
+            return False
+        if self.name is not None and entry.name != self.name:
+            return False
+        if self.message is None:
+            return True
+        wanted = _normalise(self.message)
+        return any(_normalise(known) == wanted for known in entry.messages)
+
+
+def _normalise(message: str) -> str:
+    return " ".join(message.casefold().split()).rstrip(".")
+
+
+class Event(BaseModel):
+    """Base of every event: frozen, strict about extra fields, JSON round-trippable.
+
+    Class attributes (derived from ``type``):
+        machine: the machine kind the event drives.
+        trigger: the trigger it fires.
+        target_field: the field whose value names the machine instance.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    machine: ClassVar[str] = ""
+    trigger: ClassVar[str] = ""
+    target_field: ClassVar[str] = ""
+
+    type: str
+    at: float | None = Field(
+        default=None, ge=0,
+        description="when it happened, in seconds on the run's clock; None: stamped on arrival")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        default = cls.model_fields["type"].default
+        if isinstance(default, str) and "." in default:
+            cls.machine, cls.trigger = default.split(".", 1)
+
+    @property
+    def target_id(self) -> str:
+        """The id of the machine instance this event is for."""
+        return str(getattr(self, self.target_field))
+
+    def error_ref(self) -> ErrorRef | None:
+        """The error this event reports, if it reports one."""
+        return None
+
+    @classmethod
+    def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
+        """The fields that make an event of this type report ``entry`` (empty: reports none)."""
+        return {}

@@ -1,0 +1,143 @@
+"""The union of every event, and parsing of raw input into validated events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, TypeAlias
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from rtcstate.errors import InvalidEvent
+from rtcstate.models.base import Event
+from rtcstate.models.device import (
+    DeviceAcquireFailed,
+    DeviceCameraTakenByNewTrack,
+    DeviceFallBackToDefault,
+    DeviceFramesMeasured,
+    DeviceGranted,
+    DeviceLevelMeasured,
+    DeviceMutedByNewCapture,
+    DeviceRelease,
+    DeviceRequest,
+    DeviceTest,
+)
+from rtcstate.models.local_track import (
+    LocalTrackBackground,
+    LocalTrackDisable,
+    LocalTrackEnable,
+    LocalTrackEscalate,
+    LocalTrackForeground,
+    LocalTrackPublish,
+    LocalTrackPublished,
+    LocalTrackRestart,
+    LocalTrackStop,
+    LocalTrackUnpublish,
+    LocalTrackWarning,
+    LocalTrackWarningsCleared,
+)
+from rtcstate.models.participant import (
+    ParticipantDisconnected,
+    ParticipantReconnected,
+    ParticipantReconnecting,
+)
+from rtcstate.models.remote_track import (
+    RemoteTrackSubscribed,
+    RemoteTrackSubscriptionFailed,
+    RemoteTrackSwitchedOff,
+    RemoteTrackSwitchedOn,
+    RemoteTrackUnpublished,
+    RemoteTrackUnsubscribed,
+)
+from rtcstate.models.room import (
+    RoomConnect,
+    RoomConnected,
+    RoomConnectFailed,
+    RoomDisconnect,
+    RoomDisconnected,
+    RoomReconnected,
+    RoomReconnecting,
+    RoomRetry,
+)
+
+__all__ = ["EVENT_TYPES", "AnyEvent", "event_adapter", "parse_event"]
+
+AnyEvent: TypeAlias = Annotated[
+    RoomConnect
+    | RoomConnected
+    | RoomConnectFailed
+    | RoomRetry
+    | RoomReconnecting
+    | RoomReconnected
+    | RoomDisconnected
+    | RoomDisconnect
+    | ParticipantReconnecting
+    | ParticipantReconnected
+    | ParticipantDisconnected
+    | LocalTrackPublish
+    | LocalTrackPublished
+    | LocalTrackEnable
+    | LocalTrackDisable
+    | LocalTrackRestart
+    | LocalTrackWarning
+    | LocalTrackWarningsCleared
+    | LocalTrackEscalate
+    | LocalTrackBackground
+    | LocalTrackForeground
+    | LocalTrackUnpublish
+    | LocalTrackStop
+    | RemoteTrackSubscribed
+    | RemoteTrackSubscriptionFailed
+    | RemoteTrackUnsubscribed
+    | RemoteTrackSwitchedOff
+    | RemoteTrackSwitchedOn
+    | RemoteTrackUnpublished
+    | DeviceRequest
+    | DeviceGranted
+    | DeviceAcquireFailed
+    | DeviceFallBackToDefault
+    | DeviceTest
+    | DeviceLevelMeasured
+    | DeviceFramesMeasured
+    | DeviceMutedByNewCapture
+    | DeviceCameraTakenByNewTrack
+    | DeviceRelease,
+    Field(discriminator="type"),
+]
+"""Any event rtcstate knows, discriminated by its ``type``."""
+
+event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+"""Validates raw dicts (``validate_python``) or JSON (``validate_json``) into :data:`AnyEvent`."""
+
+
+def _collect_types() -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    pending: list[type[Event]] = [Event]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.trigger:
+            found[f"{cls.machine}.{cls.trigger}"] = cls
+    return dict(sorted(found.items()))
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = _collect_types()
+"""Every event type string mapped to its model class."""
+
+
+def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
+    """Validate raw input into an event model.
+
+    Accepts a dict (or other mapping), a JSON document as ``str`` or ``bytes``, or an event that
+    is already a model (returned unchanged).
+
+    Raises:
+        InvalidEvent: the input is not a valid event; ``fields`` names what is wrong.
+    """
+    if isinstance(raw, Event):
+        return raw
+    try:
+        if isinstance(raw, str | bytes):
+            return event_adapter.validate_json(raw)
+        return event_adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidEvent.from_validation_error(exc, raw) from exc

@@ -1,0 +1,43 @@
+"""Events that drive a Participant machine (a remote participant's presence in the Room)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from rtcstate.models.base import Event
+
+__all__ = [
+    "ParticipantDisconnected",
+    "ParticipantEvent",
+    "ParticipantReconnected",
+    "ParticipantReconnecting",
+]
+
+
+class ParticipantEvent(Event):
+    """Base of participant events; ``participant_sid`` names the machine instance."""
+
+    target_field: ClassVar[str] = "participant_sid"
+
+    participant_sid: str = Field(min_length=1)
+    identity: str = Field(min_length=1)
+
+
+class ParticipantReconnecting(ParticipantEvent):
+    """The remote participant's connection was interrupted."""
+
+    type: Literal["participant.reconnecting"] = "participant.reconnecting"
+
+
+class ParticipantReconnected(ParticipantEvent):
+    """The remote participant's connection was restored."""
+
+    type: Literal["participant.reconnected"] = "participant.reconnected"
+
+
+class ParticipantDisconnected(ParticipantEvent):
+    """The remote participant left the Room (or was dropped)."""
+
+    type: Literal["participant.disconnected"] = "participant.disconnected"

@@ -1,0 +1,67 @@
+"""Events that drive a RemoteTrackPublication machine (a track another participant publishes)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from rtcstate.models.base import Event, TrackKind
+
+__all__ = [
+    "RemoteTrackEvent",
+    "RemoteTrackSubscribed",
+    "RemoteTrackSubscriptionFailed",
+    "RemoteTrackSwitchedOff",
+    "RemoteTrackSwitchedOn",
+    "RemoteTrackUnpublished",
+    "RemoteTrackUnsubscribed",
+]
+
+
+class RemoteTrackEvent(Event):
+    """Base of remote-track events; ``track_sid`` names the machine instance."""
+
+    target_field: ClassVar[str] = "track_sid"
+
+    track_sid: str = Field(min_length=1)
+    participant_sid: str = Field(min_length=1)
+    kind: TrackKind
+
+
+class RemoteTrackSubscribed(RemoteTrackEvent):
+    """The local participant receives the track."""
+
+    type: Literal["remote_track.subscribed"] = "remote_track.subscribed"
+
+
+class RemoteTrackSubscriptionFailed(RemoteTrackEvent):
+    """Subscribing to the track failed."""
+
+    type: Literal["remote_track.subscription_failed"] = "remote_track.subscription_failed"
+    message: str | None = None
+
+
+class RemoteTrackUnsubscribed(RemoteTrackEvent):
+    """The local participant stopped receiving the track (the guide's cue for a mobile user's
+    backgrounded camera)."""
+
+    type: Literal["remote_track.unsubscribed"] = "remote_track.unsubscribed"
+
+
+class RemoteTrackSwitchedOff(RemoteTrackEvent):
+    """The server stopped forwarding the track (bandwidth, visibility), keeping the subscription."""
+
+    type: Literal["remote_track.switched_off"] = "remote_track.switched_off"
+
+
+class RemoteTrackSwitchedOn(RemoteTrackEvent):
+    """The server resumed forwarding the track."""
+
+    type: Literal["remote_track.switched_on"] = "remote_track.switched_on"
+
+
+class RemoteTrackUnpublished(RemoteTrackEvent):
+    """The remote participant unpublished the track (or left)."""
+
+    type: Literal["remote_track.unpublished"] = "remote_track.unpublished"

@@ -1,0 +1,103 @@
+"""Events that drive a Room machine (the local client's connection to one Room)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from rtcstate.catalog import CatalogEntry
+from rtcstate.models.base import ErrorRef, Event
+
+__all__ = [
+    "ConnectErrorCode",
+    "DisconnectErrorCode",
+    "ReconnectErrorCode",
+    "RoomConnect",
+    "RoomConnectFailed",
+    "RoomConnected",
+    "RoomDisconnect",
+    "RoomDisconnected",
+    "RoomEvent",
+    "RoomReconnected",
+    "RoomReconnecting",
+    "RoomRetry",
+]
+
+ConnectErrorCode = Literal[53000, 53006, 53105, 53106, 53405]
+ReconnectErrorCode = Literal[53001, 53405]
+DisconnectErrorCode = Literal[53001, 53002, 53205, 53405]
+
+
+class RoomEvent(Event):
+    """Base of Room events; ``room_name`` names the machine instance."""
+
+    target_field: ClassVar[str] = "room_name"
+
+    room_name: str = Field(min_length=1)
+    room_sid: str | None = Field(default=None, description="the server's id, once known")
+
+
+class _CarriesCode(RoomEvent):
+    @classmethod
+    def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
+        return {"error_code": entry.code}
+
+    def error_ref(self) -> ErrorRef | None:
+        return ErrorRef(code=getattr(self, "error_code", None))
+
+
+class RoomConnect(RoomEvent):
+    """The application asks to join the Room."""
+
+    type: Literal["room.connect"] = "room.connect"
+    identity: str = Field(min_length=1)
+
+
+class RoomConnected(RoomEvent):
+    """The Room was joined."""
+
+    type: Literal["room.connected"] = "room.connected"
+    participant_sid: str | None = None
+
+
+class RoomConnectFailed(_CarriesCode):
+    """Joining failed with one of the guide's connection errors."""
+
+    type: Literal["room.connect_failed"] = "room.connect_failed"
+    error_code: ConnectErrorCode
+    message: str | None = None
+
+
+class RoomRetry(RoomEvent):
+    """The retry back-off elapsed: try to join again (fired by the clock)."""
+
+    type: Literal["room.retry"] = "room.retry"
+    attempt: int = Field(ge=2, description="the attempt about to start, counting the first as 1")
+
+
+class RoomReconnecting(_CarriesCode):
+    """Signaling (53001) or media (53405) was interrupted; the client is reconnecting."""
+
+    type: Literal["room.reconnecting"] = "room.reconnecting"
+    error_code: ReconnectErrorCode
+
+
+class RoomReconnected(RoomEvent):
+    """The interrupted connection was restored."""
+
+    type: Literal["room.reconnected"] = "room.reconnected"
+
+
+class RoomDisconnected(_CarriesCode):
+    """The client was disconnected by the server or the network, with the guide's error."""
+
+    type: Literal["room.disconnected"] = "room.disconnected"
+    error_code: DisconnectErrorCode
+    message: str | None = None
+
+
+class RoomDisconnect(RoomEvent):
+    """The application leaves the Room (also on page hide or unload, as the guide advises)."""
+
+    type: Literal["room.disconnect"] = "room.disconnect"

@@ -1,0 +1,50 @@
+"""The record every transition produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtcstate.catalog import CatalogEntry
+from rtcstate.models.base import Event
+
+__all__ = ["StateChange"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One transition of one machine instance.
+
+    Attributes:
+        machine: the machine kind (``"room"``, ``"local_track"``, ...).
+        id: the instance id (room name, track name, track sid, participant sid, device kind).
+        source: the state before.
+        dest: the state after (equal to ``source`` for an internal transition such as a restart).
+        event: the trigger that fired.
+        error: the catalog entry the transition carries, or ``None``.
+        at: when, in seconds on the run's clock.
+        role: what kind of transition it was (``"reconnect"``, ``"warning"``, ...), for display.
+        cause: the validated event that caused it.
+    """
+
+    machine: str
+    id: str
+    source: str
+    dest: str
+    event: str
+    error: CatalogEntry | None
+    at: float
+    role: str = "ordinary"
+    cause: Event | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``at, machine, id, source, dest, event, error`` (``{code, name}``)."""
+        return {
+            "at": self.at,
+            "machine": self.machine,
+            "id": self.id,
+            "source": self.source,
+            "dest": self.dest,
+            "event": self.event,
+            "error": self.error.brief() if self.error is not None else None,
+        }

@@ -1,0 +1,61 @@
+"""The Participant lifecycle: a remote participant's presence in the Room.
+
+A remote participant is ``connected`` when the Room announces it, may be ``reconnecting``
+for a while, and ends ``disconnected``. Its track publications are separate machines.
+
+The picture is ``diagrams/participant.svg``, rendered from :data:`PARTICIPANT_SPEC`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rtcstate.models.participant import (
+    ParticipantDisconnected,
+    ParticipantReconnected,
+    ParticipantReconnecting,
+)
+from rtcstate.statemachines.runtime import LifecycleMachine
+from rtcstate.statemachines.spec import MachineSpec, Role, StateSpec, TransitionSpec
+
+__all__ = ["PARTICIPANT_SPEC", "ParticipantMachine"]
+
+PARTICIPANT_SPEC = MachineSpec(
+    kind="participant",
+    title="Participant",
+    doc="A remote participant, as the local participant sees it.",
+    initial="connected",
+    states=(
+        StateSpec("connected", "In the Room."),
+        StateSpec("reconnecting", "Its connection was interrupted."),
+        StateSpec("disconnected", "Left the Room.", terminal=True),
+    ),
+    transitions=(
+        TransitionSpec("reconnecting", ("connected",), "reconnecting", Role.RECONNECT),
+        TransitionSpec("reconnected", ("reconnecting",), "connected", Role.RECONNECT),
+        TransitionSpec("disconnected", ("connected", "reconnecting"), "disconnected"),
+    ),
+    events={
+        "reconnecting": ParticipantReconnecting,
+        "reconnected": ParticipantReconnected,
+        "disconnected": ParticipantDisconnected,
+    },
+)
+
+
+class ParticipantMachine(LifecycleMachine):
+    """A remote participant, named by its participant sid.
+
+    Attributes:
+        identity: the participant's identity.
+    """
+
+    __slots__ = ("identity",)
+    spec: ClassVar[MachineSpec] = PARTICIPANT_SPEC
+
+    def __init__(self, participant_sid: str, identity: str) -> None:
+        super().__init__(participant_sid)
+        self.identity = identity
+
+    def event_fields(self) -> dict[str, object]:
+        return {"participant_sid": self.id, "identity": self.identity}

@@ -1,0 +1,83 @@
+"""The RemoteTrackPublication lifecycle: a track another participant publishes.
+
+A remote publication starts ``published`` (it exists as soon as the Room announces it). The
+local participant may subscribe (``subscribed``), fail to (``subscription_failed``), stop
+receiving it (``unsubscribed``: the guide's cue that a mobile participant backgrounded its
+camera), or have the server pause forwarding it (``switched_off``) and resume
+(``switched_on``). It ends ``unpublished``.
+
+The picture is ``diagrams/remote_track.svg``, rendered from :data:`REMOTE_TRACK_SPEC`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rtcstate.models.base import TrackKind
+from rtcstate.models.remote_track import (
+    RemoteTrackSubscribed,
+    RemoteTrackSubscriptionFailed,
+    RemoteTrackSwitchedOff,
+    RemoteTrackSwitchedOn,
+    RemoteTrackUnpublished,
+    RemoteTrackUnsubscribed,
+)
+from rtcstate.statemachines.runtime import LifecycleMachine
+from rtcstate.statemachines.spec import MachineSpec, Role, StateSpec, TransitionSpec
+
+__all__ = ["REMOTE_TRACK_SPEC", "RemoteTrackPublicationMachine"]
+
+REMOTE_TRACK_SPEC = MachineSpec(
+    kind="remote_track",
+    title="RemoteTrackPublication",
+    doc="A track a remote participant publishes, as the local participant sees it.",
+    initial="published",
+    states=(
+        StateSpec("published", "Announced by the Room; not subscribed."),
+        StateSpec("subscribed", "Received: media flows to the local participant."),
+        StateSpec("switched_off", "Subscribed, but the server stopped forwarding it."),
+        StateSpec("unsubscribed", "No longer received (a backgrounded mobile camera, say)."),
+        StateSpec("subscription_failed", "Subscribing failed; it may be retried."),
+        StateSpec("unpublished", "The remote participant unpublished it or left.", terminal=True),
+    ),
+    transitions=(
+        TransitionSpec("subscribed", ("published", "unsubscribed", "subscription_failed"),
+                       "subscribed"),
+        TransitionSpec("subscription_failed", ("published", "unsubscribed"),
+                       "subscription_failed", Role.FAILURE),
+        TransitionSpec("switched_off", ("subscribed",), "switched_off", Role.RECONNECT),
+        TransitionSpec("switched_on", ("switched_off",), "subscribed", Role.RECONNECT),
+        TransitionSpec("unsubscribed", ("subscribed", "switched_off"), "unsubscribed"),
+        TransitionSpec("unpublished", ("published", "subscribed", "switched_off", "unsubscribed",
+                                       "subscription_failed"), "unpublished"),
+    ),
+    events={
+        "subscribed": RemoteTrackSubscribed,
+        "subscription_failed": RemoteTrackSubscriptionFailed,
+        "switched_off": RemoteTrackSwitchedOff,
+        "switched_on": RemoteTrackSwitchedOn,
+        "unsubscribed": RemoteTrackUnsubscribed,
+        "unpublished": RemoteTrackUnpublished,
+    },
+)
+
+
+class RemoteTrackPublicationMachine(LifecycleMachine):
+    """A remote track publication, named by its track sid.
+
+    Attributes:
+        participant_sid: the publishing participant.
+        track_kind: audio, video or data.
+    """
+
+    __slots__ = ("participant_sid", "track_kind")
+    spec: ClassVar[MachineSpec] = REMOTE_TRACK_SPEC
+
+    def __init__(self, track_sid: str, participant_sid: str, kind: TrackKind) -> None:
+        super().__init__(track_sid)
+        self.participant_sid = participant_sid
+        self.track_kind: TrackKind = kind
+
+    def event_fields(self) -> dict[str, object]:
+        return {"track_sid": self.id, "participant_sid": self.participant_sid,
+                "kind": self.track_kind}

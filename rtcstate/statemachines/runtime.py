@@ -1,0 +1,249 @@
+"""Running a spec: one shared ``transitions`` machine per kind, cheap instances, one apply path.
+
+``transitions`` normally decorates every model with trigger methods (``add_model``), which costs
+hundreds of microseconds and kilobytes per instance. rtcstate builds one ``transitions.Machine``
+per machine *kind*, with no models, and fires its ``Event`` objects against plain slotted
+instances; the instance only has to hold ``state``. Every state change goes through
+:meth:`LifecycleMachine.apply`, which compares, logs one structlog line, then returns the
+:class:`StateChange` (and tells any observers).
+
+The transitions machinery is synchronous on purpose: the anyio dispatcher drives it, so the same
+machines run under asyncio and trio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import structlog
+from transitions import Machine, MachineError, State
+
+from rtcstate.catalog import CatalogEntry
+from rtcstate.errors import GuardRejected, InvalidTransition
+from rtcstate.models.base import Event
+from rtcstate.models.events import parse_event
+from rtcstate.models.state_change import StateChange
+from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
+
+__all__ = ["LifecycleMachine", "observe_transitions"]
+
+_log = structlog.get_logger("rtcstate")
+
+TransitionObserver = Callable[[StateChange], None]
+_observers: list[TransitionObserver] = []
+
+
+def observe_transitions(observer: TransitionObserver) -> Callable[[], None]:
+    """Call ``observer`` with every state change of every machine in this process.
+
+    Meant for test tooling (transition coverage); applications should listen on a
+    :class:`rtcstate.Dispatcher` instead. Returns a function that removes the observer.
+    """
+    _observers.append(observer)
+
+    def remove() -> None:
+        if observer in _observers:
+            _observers.remove(observer)
+
+    return remove
+
+
+class _Outcome:
+    """What the conditions and callbacks of one firing found out."""
+
+    __slots__ = ("error", "rejected_by", "transition")
+
+    def __init__(self) -> None:
+        self.transition: TransitionSpec | None = None
+        self.error: CatalogEntry | None = None
+        self.rejected_by: list[str] = []
+
+
+def _carried_error(transition: TransitionSpec, event: Event) -> CatalogEntry | None | bool:
+    """The entry ``transition`` carries for ``event``; ``False`` when the event does not fit it."""
+    if not transition.errors:
+        return None
+    ref = event.error_ref()
+    if ref is None:
+        return transition.errors[0] if len(transition.errors) == 1 else False
+    for entry in transition.errors:
+        if ref.matches(entry):
+            return entry
+    if ref.message is not None:
+        # A message the catalog does not list for this name: the name alone decides.
+        bare = ref._replace(message=None)
+        for entry in transition.errors:
+            if bare.matches(entry):
+                return entry
+    return False
+
+
+class _Engine:
+    """The ``transitions`` machine for one kind, shared by all its instances."""
+
+    def __init__(self, spec: MachineSpec) -> None:
+        self.spec = spec
+        self.machine = Machine(
+            model=None,
+            states=[State(s.name, final=s.terminal) for s in spec.states],
+            initial=spec.initial,
+            auto_transitions=False,
+            send_event=True,
+            ignore_invalid_triggers=False,
+        )
+        for transition in spec.transitions:
+            for source in transition.source:
+                self.machine.add_transition(
+                    transition.trigger, source, transition.dest,
+                    conditions=[self._condition(transition)],
+                    after=[self._after(transition)],
+                )
+
+    @staticmethod
+    def _condition(transition: TransitionSpec) -> Callable[[Any], bool]:
+        guard = transition.guard
+
+        def accepts(event_data: Any) -> bool:
+            event: Event = event_data.kwargs["event"]
+            outcome: _Outcome = event_data.kwargs["outcome"]
+            carried = _carried_error(transition, event)
+            if carried is False:
+                outcome.rejected_by.append(
+                    "errors " + "|".join(e.label for e in transition.errors))
+                return False
+            if guard is not None and not guard.check(event_data.model, event):
+                outcome.rejected_by.append(guard.name)
+                return False
+            outcome.error = carried if isinstance(carried, CatalogEntry) else None
+            return True
+
+        return accepts
+
+    @staticmethod
+    def _after(transition: TransitionSpec) -> Callable[[Any], None]:
+        effect = transition.effect
+
+        def record(event_data: Any) -> None:
+            event_data.kwargs["outcome"].transition = transition
+            if effect is not None:
+                effect.run(event_data.model, event_data.kwargs["event"])
+
+        return record
+
+    def fire(self, instance: LifecycleMachine, event: Event) -> _Outcome:
+        outcome = _Outcome()
+        trigger = self.machine.events.get(event.trigger)
+        if trigger is None:
+            raise InvalidTransition(self.spec.kind, instance.id, instance.state, event.trigger,
+                                    f"{self.spec.kind} machines have no trigger {event.trigger!r}")
+        try:
+            trigger.trigger(instance, event=event, outcome=outcome)
+        except MachineError:
+            raise InvalidTransition(self.spec.kind, instance.id, instance.state,
+                                    event.trigger) from None
+        if outcome.transition is None:
+            raise GuardRejected(self.spec.kind, instance.id, instance.state, event.trigger,
+                                outcome.rejected_by)
+        return outcome
+
+
+_engines: dict[type[LifecycleMachine], _Engine] = {}
+
+
+class LifecycleMachine:
+    """An instance of a lifecycle: an id, a state, and a few fields of its own.
+
+    Subclasses set ``spec`` and add the ``__slots__`` their guards and effects need. The
+    ``transitions`` machinery is built once per subclass, on first use.
+
+    Attributes:
+        id: the instance id, which events name in their target field.
+        state: the current state's name.
+    """
+
+    __slots__ = ("id", "state")
+
+    spec: ClassVar[MachineSpec]
+
+    def __init__(self, id: str) -> None:  # noqa: A002 - "id" is the domain's word
+        self.id = id
+        self.state = self.spec.initial
+
+    @classmethod
+    def _engine(cls) -> _Engine:
+        engine = _engines.get(cls)
+        if engine is None:
+            engine = _engines[cls] = _Engine(cls.spec)
+        return engine
+
+    @property
+    def kind(self) -> str:
+        """The machine kind, from the spec (``"room"``, ``"device"``, ...)."""
+        return self.spec.kind
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the machine has reached a terminal state."""
+        return self.spec.state(self.state).terminal
+
+    def allowed_triggers(self) -> tuple[str, ...]:
+        """Triggers that have a transition out of the current state (guards not evaluated)."""
+        return self.spec.triggers_from(self.state)
+
+    def apply(self, event: Event, *, at: float | None = None) -> StateChange:
+        """Apply one validated event: fire its transition, log it, and return the change.
+
+        ``at`` stamps the change (the dispatcher passes its clock's time); without it the
+        event's own ``at`` is used, or 0.
+
+        Raises:
+            InvalidTransition: the event is for another machine, or the current state has no
+                transition for its trigger. The state is unchanged.
+            GuardRejected: transitions exist but none accepted the event. The state is unchanged.
+        """
+        kind = self.spec.kind
+        if event.machine != kind or event.target_id != self.id:
+            raise InvalidTransition(kind, self.id, self.state, event.trigger,
+                                    f"the event is for {event.machine} {event.target_id!r}")
+        source = self.state
+        outcome = self._engine().fire(self, event)
+        transition = outcome.transition
+        assert transition is not None  # fire() raises otherwise
+        change = StateChange(
+            kind, self.id, source, self.state, event.trigger, outcome.error,
+            at if at is not None else (event.at if event.at is not None else 0.0),
+            transition.role.value, event,
+        )
+        _log.info("transition", machine=kind, id=self.id, source=source, dest=change.dest,
+                  trigger=change.event, error=outcome.error.id if outcome.error else None,
+                  at=change.at)
+        for observer in _observers:
+            observer(change)
+        return change
+
+    def apply_raw(self, raw: Event | Mapping[str, object] | str | bytes,
+                  *, at: float | None = None) -> StateChange:
+        """Validate raw input (dict or JSON) and apply it.
+
+        Raises:
+            InvalidEvent: the input is not a valid event; the state is unchanged.
+            InvalidTransition: see :meth:`apply`.
+        """
+        return self.apply(parse_event(raw), at=at)
+
+    def pending_timeout(self) -> tuple[float, Event] | None:
+        """The current state's timeout, as ``(delay in seconds, event to fire)``, if it has one."""
+        timeout = self.spec.state(self.state).timeout
+        if timeout is None:
+            return None
+        return timeout.delay(self), timeout.event(self)
+
+    def event_fields(self) -> dict[str, object]:
+        """Fields every event for this instance carries (its target id, its kind, ...)."""
+        events = self.spec.events.values()
+        target_field = next(iter(events)).target_field
+        return {target_field: self.id}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id!r} state={self.state!r}>"

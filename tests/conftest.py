@@ -1,0 +1,50 @@
+"""Suite-wide fixtures, and the transition-coverage report.
+
+Every state change in the session is counted; the terminal summary prints, per machine, how many
+edges ran and which never did. With ``RTCSTATE_REQUIRE_FULL_COVERAGE=1`` (``make test`` sets it)
+a whole-suite run fails unless every edge of every machine ran.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from rtcstate.testing import TransitionCoverage
+
+_coverage = TransitionCoverage()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _coverage.install()
+
+
+def _require_full_coverage() -> bool:
+    return os.environ.get("RTCSTATE_REQUIRE_FULL_COVERAGE") == "1"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    terminalreporter.section("rtcstate transition coverage")
+    total = sum(len(_coverage.edges(kind)) for kind in _coverage.specs)
+    missing = _coverage.missing()
+    verbose = config.get_verbosity() > 0 or _require_full_coverage()
+    terminalreporter.write_line(_coverage.report(list_missing=verbose))
+    terminalreporter.write_line(f"exercised {total - len(missing)} of {total} transitions")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _coverage.uninstall()
+    selected_all = not session.config.option.keyword and not session.config.option.markexpr
+    whole_suite = selected_all and session.config.args == [str(session.config.rootpath / "tests")]
+    if (_require_full_coverage() and whole_suite
+            and exitstatus == 0 and _coverage.missing()):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nFAILED: some transitions were never exercised (see the coverage section)")
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every anyio test on both backends."""
+    return str(request.param)
