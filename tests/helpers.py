@@ -1,0 +1,45 @@
+"""Small helpers shared by the tests: build events tersely, record whole state sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rtcstate.models import StateChange
+from rtcstate.statemachines import LifecycleMachine
+
+Step = tuple[str, str, str, str | None]
+"""(source, event, dest, catalog entry id or None): one transition, for list comparisons."""
+
+
+def step(change: StateChange) -> Step:
+    """A change reduced to what sequence assertions compare."""
+    return (change.source, change.event, change.dest, change.error.id if change.error else None)
+
+
+def drive(machine: LifecycleMachine, *events: tuple[str, Mapping[str, Any]] | str) -> list[Step]:
+    """Apply ``events`` (trigger names, or ``(trigger, extra fields)``) and return the steps.
+
+    The machine's own ids are filled in, so a test names only what matters to it.
+    """
+    steps = []
+    for item in events:
+        trigger, extra = (item, {}) if isinstance(item, str) else item
+        raw = {"type": f"{machine.kind}.{trigger}", **machine.event_fields(), **extra}
+        model = machine.spec.events[trigger]
+        raw = {k: v for k, v in raw.items() if k in model.model_fields}
+        steps.append(step(machine.apply_raw(raw)))
+    return steps
+
+
+def states(changes: Iterable[StateChange]) -> list[str]:
+    """The sequence of states visited, starting with the first change's source."""
+    changes = list(changes)
+    return [changes[0].source, *(c.dest for c in changes)] if changes else []
+
+
+def due(machine: LifecycleMachine) -> tuple[float, Any]:
+    """The machine's pending timeout as ``(delay, event)``; fails the test if it has none."""
+    pending = machine.pending_timeout()
+    assert pending is not None, f"{machine!r} has no timeout in state {machine.state!r}"
+    return pending
