@@ -72,17 +72,18 @@ def _print_entries(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
         console.print()
 
 
-def _print_table(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
-    table = Table(title="rtcstate error catalog", show_lines=False)
-    table.add_column("code", justify="right")
-    table.add_column("name", style="bold")
-    table.add_column("phase")
-    table.add_column("retry")
-    table.add_column("solution")
+def _print_index(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
+    table = Table(title="rtcstate error catalog", title_justify="left")
+    table.add_column("code", justify="right", no_wrap=True)
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("phase", no_wrap=True)
+    table.add_column("retryable", no_wrap=True)
     for entry in entries:
         table.add_row(str(entry.code or ""), entry.name, entry.phase,
-                      "yes" if entry.retryable else "", entry.solution)
+                      "yes" if entry.retryable else "no")
     console.print(table)
+    console.print("For the cause and the solution: rtcstate errors CODE | NAME | \"MESSAGE\"",
+                  style="dim")
 
 
 @app.command()
@@ -100,12 +101,12 @@ def errors(
         try:
             entries = catalog.lookup(query)
         except UnknownCatalogEntry as exc:
-            Console(stderr=True).print(f"[red]rtcstate errors:[/red] {exc}")
+            Console(stderr=True, soft_wrap=True).print(f"[red]rtcstate errors:[/red] {exc}")
             raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
     elif query is None:
-        _print_table(console, entries)
+        _print_index(console, entries)
     else:
         _print_entries(console, entries)
 

@@ -8,8 +8,10 @@ a whole-suite run fails unless every edge of every machine ran.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from rtcstate.testing import TransitionCoverage
 
@@ -36,12 +38,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _coverage.uninstall()
-    selected_all = not session.config.option.keyword and not session.config.option.markexpr
-    whole_suite = selected_all and session.config.args == [str(session.config.rootpath / "tests")]
+    option = session.config.option
+    start = session.config.invocation_params.dir
+    paths = [(start / arg.split("::")[0]).resolve() for arg in session.config.args]
+    whole_suite = (not option.keyword and not option.markexpr and not option.deselect
+                   and paths == [session.config.rootpath / "tests"])
     if (_require_full_coverage() and whole_suite
             and exitstatus == 0 and _coverage.missing()):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print("\nFAILED: some transitions were never exercised (see the coverage section)")
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """The CLI configures structlog for the process; give every test the defaults back."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -110,7 +110,8 @@ def test_a_measure_of_the_wrong_kind_is_rejected(
 @pytest.mark.parametrize("kind", ["microphone", "camera"])
 def test_ios_new_capture_mutes_an_earlier_one(kind: DeviceKind) -> None:
     device = DevicePermissionMachine(kind)
-    assert drive(device, "request", "granted", "muted_by_new_capture", "request", "granted")[2:] == [
+    steps = drive(device, "request", "granted", "muted_by_new_capture", "request", "granted")
+    assert steps[2:] == [
         ("granted", "muted_by_new_capture", "preempted", None),
         ("preempted", "request", "requesting", None),
         ("requesting", "granted", "granted", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Annotated, TypeAlias
 
@@ -140,4 +141,20 @@ def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
             return event_adapter.validate_json(raw)
         return event_adapter.validate_python(raw)
     except ValidationError as exc:
-        raise InvalidEvent.from_validation_error(exc, raw) from exc
+        raise _invalid_event(exc, raw) from exc
+
+
+def _invalid_event(exc: ValidationError, raw: object) -> InvalidEvent:
+    """An InvalidEvent that names the field; a bad ``type`` gets a short, helpful message."""
+    details = exc.errors(include_url=False, include_input=False)
+    kind = details[0]["type"] if len(details) == 1 else None
+    if kind == "union_tag_not_found":
+        return InvalidEvent("invalid event: type: missing (every event has one, such as "
+                            "'room.connect')", fields=("type",), errors=details, raw=raw)
+    if kind == "union_tag_invalid":
+        tag = str(details[0].get("ctx", {}).get("tag"))
+        close = difflib.get_close_matches(tag, EVENT_TYPES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; see rtcstate.models.EVENT_TYPES"
+        return InvalidEvent(f"invalid event: type: unknown event type {tag!r}{hint}",
+                            fields=("type",), errors=details, raw=raw)
+    return InvalidEvent.from_validation_error(exc, raw)

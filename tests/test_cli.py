@@ -1,0 +1,67 @@
+"""The rtcstate command: errors lookups and the demo, readable and --json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rtcstate import catalog
+from rtcstate.cli import app
+
+runner = CliRunner()
+
+
+def test_errors_without_argument_lists_every_entry() -> None:
+    result = runner.invoke(app, ["errors", "--json"])
+    assert result.exit_code == 0
+    assert [e["id"] for e in json.loads(result.stdout)] == [e.id for e in catalog.all_entries()]
+    table = runner.invoke(app, ["errors"])
+    assert table.exit_code == 0
+    assert "RoomMaxParticipantsExceededError" in table.stdout
+
+
+@pytest.mark.parametrize(("query", "names"), [
+    ("53106", ["RoomNotFoundError"]),
+    ("53405", ["MediaConnectionError", "MediaConnectionError"]),
+    ("NotAllowedError", ["NotAllowedError", "NotAllowedError"]),
+    ("Could not start video source", ["NotReadableError"]),
+])
+def test_errors_answers_a_user_holding_a_log_line(query: str, names: list[str]) -> None:
+    result = runner.invoke(app, ["errors", query, "--json"])
+    assert result.exit_code == 0
+    assert [e["name"] for e in json.loads(result.stdout)] == names
+
+
+def test_errors_readable_output_shows_cause_and_solution() -> None:
+    result = runner.invoke(app, ["errors", "Could not start video source"])
+    assert result.exit_code == 0
+    assert "NotReadableError" in result.stdout
+    assert "close all other apps and tabs" in result.stdout
+
+
+def test_unknown_query_exits_non_zero_with_a_clear_message() -> None:
+    result = runner.invoke(app, ["errors", "the printer is on fire"])
+    assert result.exit_code == 1
+    assert "no catalog entry matches 'the printer is on fire'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_demo_timeline() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "every machine ended in a terminal state" in result.stdout
+    assert "53000 SignalingConnectionError" in result.stdout
+    assert "warning -> warning_escalated" in result.stdout
+
+
+def test_demo_json_is_one_object_per_transition() -> None:
+    result = runner.invoke(app, ["demo", "--json"])
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(set(r) == {"at", "machine", "id", "source", "dest", "event", "error"}
+               for r in records)
+    errors = [r["error"] for r in records if r["error"]]
+    assert {"code": 53000, "name": "SignalingConnectionError"} in errors
+    assert {"code": None, "name": "MicrophoneSilent"} in errors

@@ -1,0 +1,72 @@
+"""The public surface: what each public module exports stays deliberate and documented."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+import rtcstate
+
+PUBLIC_MODULES = [
+    "rtcstate", "rtcstate.audio", "rtcstate.catalog", "rtcstate.cli", "rtcstate.clock",
+    "rtcstate.demo", "rtcstate.dispatcher", "rtcstate.errors", "rtcstate.models",
+    "rtcstate.preflight", "rtcstate.statemachines", "rtcstate.testing", "rtcstate.adapters",
+]
+
+# The top-level surface. Changing it is an API decision: update this list on purpose.
+TOP_LEVEL = [
+    "SPECS", "AnyioClock", "CameraNoFramesError", "CatalogEntry", "CatalogError", "Clock",
+    "ConnectError", "ConnectOptions", "DevicePermissionMachine", "DisconnectError",
+    "DispatchStats", "Dispatcher", "Event", "GuardRejected", "InvalidEvent", "InvalidTransition",
+    "LifecycleMachine", "LocalTrackPublicationMachine", "MachineSpec", "MediaConnectionError",
+    "MediaError", "MediaInsecureContextError", "MediaNotAllowedError", "MediaNotFoundError",
+    "MediaNotReadableError", "MediaOverconstrainedError", "MediaWarningError",
+    "MicrophoneSilentError", "ParticipantDuplicateIdentityError", "ParticipantMachine",
+    "PreflightError", "RemoteTrackPublicationMachine", "RoomMachine",
+    "RoomMaxParticipantsExceededError", "RoomNotFoundError", "RtcRuntimeError", "RtcStateError",
+    "SignalingConnectionDisconnectedError", "SignalingConnectionError",
+    "SignalingConnectionTimeoutError", "SignalingServerBusyError", "SpecError", "StateChange",
+    "UnknownCatalogEntry", "UnknownMachine", "VirtualClock", "__version__", "audio_level",
+    "catalog", "error_for", "parse_event",
+]
+
+
+def test_top_level_surface_does_not_drift() -> None:
+    assert sorted(rtcstate.__all__) == sorted(TOP_LEVEL)
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_every_exported_name_exists_and_is_documented(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__doc__, f"{name} has no module docstring"
+    exported = module.__all__
+    assert len(exported) == len(set(exported)), f"{name}.__all__ repeats a name"
+    for attr in exported:
+        value = getattr(module, attr)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), f"{name}.{attr} has no docstring"
+
+
+def test_package_is_typed() -> None:
+    from importlib.resources import files
+
+    assert files("rtcstate").joinpath("py.typed").is_file()
+
+
+def test_import_stays_light() -> None:
+    """``import rtcstate`` must not pull in numpy or the CLI stack (import time budget)."""
+    code = ("import sys, rtcstate; "
+            "print(' '.join(m for m in ('numpy', 'typer', 'hypothesis') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_machines_never_import_adapters() -> None:
+    code = ("import sys, rtcstate.statemachines; "
+            "print([m for m in sys.modules if m.startswith('rtcstate.adapters')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
