@@ -36,6 +36,7 @@ __all__ = [
     "by_message",
     "by_name",
     "lookup",
+    "normalise_message",
 ]
 
 Phase = Literal["connect", "disconnect", "media", "warning", "preflight"]
@@ -62,6 +63,12 @@ class CatalogEntry(BaseModel):
     def label(self) -> str:
         """``"53106 RoomNotFoundError"``, or just the name when there is no code."""
         return f"{self.code} {self.name}" if self.code is not None else self.name
+
+    def lists_message(self, message: str) -> bool:
+        """Whether ``message`` is one of this entry's browser messages (ignoring case, spacing
+        and a trailing full stop)."""
+        wanted = normalise_message(message)
+        return any(normalise_message(known) == wanted for known in self.messages)
 
     def brief(self) -> dict[str, object]:
         """The two fields that identify the error in a compact record: ``{code, name}``."""
@@ -94,7 +101,7 @@ class _Index:
                 self.codes.setdefault(entry.code, []).append(entry)
             self.names.setdefault(entry.name.casefold(), []).append(entry)
             for message in entry.messages:
-                key = _normalise(message)
+                key = normalise_message(message)
                 if key in self.messages:
                     problems.append(f"message {message!r} is listed under two entries")
                 self.messages[key] = entry
@@ -102,7 +109,8 @@ class _Index:
             raise SpecError(None, problems)
 
 
-def _normalise(message: str) -> str:
+def normalise_message(message: str) -> str:
+    """A browser message folded for comparison: case, runs of spaces, a trailing full stop."""
     return " ".join(message.casefold().split()).rstrip(".")
 
 
@@ -154,7 +162,7 @@ def by_message(message: str) -> CatalogEntry:
     Raises :class:`UnknownCatalogEntry`.
     """
     index = _index()
-    key = _normalise(message)
+    key = normalise_message(message)
     exact = index.messages.get(key)
     if exact is not None:
         return exact

@@ -57,14 +57,7 @@ class ErrorRef(NamedTuple):
             return False
         if self.name is not None and entry.name != self.name:
             return False
-        if self.message is None:
-            return True
-        wanted = _normalise(self.message)
-        return any(_normalise(known) == wanted for known in entry.messages)
-
-
-def _normalise(message: str) -> str:
-    return " ".join(message.casefold().split()).rstrip(".")
+        return self.message is None or entry.lists_message(self.message)
 
 
 class Event(BaseModel):
