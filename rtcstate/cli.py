@@ -116,7 +116,8 @@ def _format_change(change: StateChange) -> Text:
     line = Text(f"{change.at:8.3f}s ", style="dim")
     line.append(f"{change.machine:<12} ", style="bold")
     line.append(f"{change.id:<14} ")
-    line.append(f"{change.source + ' -> ' + change.dest:<34}", style=style)
+    source = change.source if change.source is not None else "(new)"
+    line.append(f"{source + ' -> ' + change.dest:<34}", style=style)
     line.append(f" {change.event}", style="italic")
     if change.error is not None:
         line.append(f"  [{change.error.label}]", style="red")

@@ -44,6 +44,7 @@ from rtcstate.errors import (
 from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
+from rtcstate.statemachines import SPECS
 from rtcstate.statemachines.runtime import LifecycleMachine
 
 __all__ = ["DispatchStats", "Dispatcher", "RawEvent", "StaleTimeout"]
@@ -85,6 +86,11 @@ class _TimerFired:
     generation: int
 
 
+def _creates(event: Event) -> bool:
+    spec = SPECS.get(event.machine)
+    return spec is not None and spec.created_by is type(event)
+
+
 def _reason(exc: RtcRuntimeError) -> str:
     if isinstance(exc, InvalidEvent):
         return "invalid_event"
@@ -113,6 +119,7 @@ class Dispatcher:
         self._timers: dict[tuple[str, str], tuple[TimerHandle, int]] = {}
         self._generation = 0
         self._listeners: list[ChangeListener] = []
+        self._creatable: dict[str, Callable[[Event], LifecycleMachine]] = {}
         self._streams: list[MemoryObjectSendStream[StateChange]] = []
         self._queue: MemoryObjectSendStream[RawEvent | _TimerFired] | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -144,6 +151,17 @@ class Dispatcher:
         self._machines[key] = machine
         self._schedule_timeout(machine)
         return machine
+
+    def create_on_event(self, machine_class: type[LifecycleMachine]) -> None:
+        """Create machines of ``machine_class`` when their spec's ``created_by`` event names an
+        unknown instance (a remote participant joining, a remote track published).
+
+        Raises:
+            TypeError: the spec has no ``created_by`` event.
+        """
+        if machine_class.spec.created_by is None:
+            raise TypeError(f"{machine_class.spec.kind} machines are not created by events")
+        self._creatable[machine_class.spec.kind] = machine_class.from_event
 
     def remove(self, machine: LifecycleMachine) -> None:
         """Unregister ``machine`` and cancel its pending timeout. Raises ``KeyError``."""
@@ -306,18 +324,20 @@ class Dispatcher:
         try:
             if isinstance(item, _TimerFired):
                 event = item.event
-                machine = item.machine
-                current = self._timers.get((machine.kind, machine.id))
-                if current is None or current[1] != item.generation:
-                    raise StaleTimeout(f"timeout {event.trigger!r} of {machine.kind} "
-                                       f"{machine.id!r} fired after it left the state")
-                del self._timers[(machine.kind, machine.id)]
+                self._claim_timer(item)
+                machine: LifecycleMachine | None = item.machine
             else:
                 event = parse_event(item)
-                machine = self.get(event.machine, event.target_id)
+                machine = self._machines.get((event.machine, event.target_id))
             clock = self._clock
             at = event.at if event.at is not None else (clock.now() if clock else 0.0)
-            change = machine.apply(event, at=at)
+            if _creates(event):
+                machine = self._create(event, machine)
+                change = machine.created(event, at=at)
+            elif machine is None:
+                raise UnknownMachine(event.machine, event.target_id)
+            else:
+                change = machine.apply(event, at=at)
         except RtcRuntimeError as exc:
             self._reject(exc, event)
             raise
@@ -333,6 +353,26 @@ class Dispatcher:
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._streams.remove(stream)
         return change
+
+    def _claim_timer(self, fired: _TimerFired) -> None:
+        """Consume the timer of ``fired``, or raise StaleTimeout if its state was left."""
+        key = (fired.machine.kind, fired.machine.id)
+        current = self._timers.get(key)
+        if current is None or current[1] != fired.generation:
+            raise StaleTimeout(f"timeout {fired.event.trigger!r} of {key[0]} {key[1]!r} "
+                               "fired after it left the state")
+        del self._timers[key]
+
+    def _create(self, event: Event, existing: LifecycleMachine | None) -> LifecycleMachine:
+        if existing is not None:
+            raise InvalidTransition(existing.kind, existing.id, existing.state, event.trigger,
+                                    "it already exists")
+        factory = self._creatable.get(event.machine)
+        if factory is None:
+            raise UnknownMachine(event.machine, event.target_id)
+        machine = factory(event)
+        self._machines[(machine.kind, machine.id)] = machine
+        return machine
 
     def _reject(self, exc: RtcRuntimeError, event: Event | None) -> None:
         reason = _reason(exc)

@@ -8,7 +8,7 @@ from typing import Any
 from rtcstate.models import StateChange
 from rtcstate.statemachines import LifecycleMachine
 
-Step = tuple[str, str, str, str | None]
+Step = tuple[str | None, str, str, str | None]
 """(source, event, dest, catalog entry id or None): one transition, for list comparisons."""
 
 
@@ -32,7 +32,7 @@ def drive(machine: LifecycleMachine, *events: tuple[str, Mapping[str, Any]] | st
     return steps
 
 
-def states(changes: Iterable[StateChange]) -> list[str]:
+def states(changes: Iterable[StateChange]) -> list[str | None]:
     """The sequence of states visited, starting with the first change's source."""
     changes = list(changes)
     return [changes[0].source, *(c.dest for c in changes)] if changes else []

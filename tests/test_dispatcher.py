@@ -16,6 +16,7 @@ from rtcstate import (
     ConnectOptions,
     Dispatcher,
     InvalidEvent,
+    InvalidTransition,
     LocalTrackPublicationMachine,
     RoomMachine,
     StateChange,
@@ -254,3 +255,26 @@ def test_registry() -> None:
     with pytest.raises(UnknownMachine):
         dispatcher.get("room", ROOM)
     assert set(dispatcher.machines) == {("local_track", "camera")}
+
+
+def test_creation_events_make_machines_when_allowed() -> None:
+    from rtcstate import ParticipantMachine, RemoteTrackPublicationMachine
+
+    dispatcher = Dispatcher(clock=VirtualClock())
+    bob = {"type": "participant.connected", "participant_sid": "PA2", "identity": "bob"}
+    with pytest.raises(UnknownMachine):
+        dispatcher.dispatch(bob)
+    dispatcher.create_on_event(ParticipantMachine)
+    dispatcher.create_on_event(RemoteTrackPublicationMachine)
+    joined = dispatcher.dispatch(bob)
+    assert (joined.source, joined.event, joined.dest) == (None, "connected", "connected")
+    assert joined.to_dict()["source"] is None
+    track = dispatcher.dispatch({"type": "remote_track.published", "track_sid": "MT9",
+                                 "participant_sid": "PA2", "kind": "video"})
+    assert isinstance(dispatcher.get("remote_track", "MT9"), RemoteTrackPublicationMachine)
+    assert track.dest == "published"
+    with pytest.raises(InvalidTransition, match="already exists"):
+        dispatcher.dispatch(bob)
+    with pytest.raises(TypeError, match="not created by events"):
+        dispatcher.create_on_event(RoomMachine)
+    assert dispatcher.stats.rejected_by_reason == {"unknown_machine": 1, "invalid_transition": 1}

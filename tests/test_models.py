@@ -14,7 +14,9 @@ from rtcstate.models import (
     DeviceAcquireFailed,
     Event,
     LocalTrackWarning,
+    ParticipantConnected,
     PreAcquiredTrack,
+    RemoteTrackPublished,
     RoomConnectFailed,
     event_adapter,
 )
@@ -39,10 +41,18 @@ def one_event_per_type() -> list[Event]:
 ALL_EVENTS = one_event_per_type()
 
 
+CREATION_EVENTS = [ParticipantConnected(participant_sid="PA1", identity="bob"),
+                   RemoteTrackPublished(track_sid="MT1", participant_sid="PA1", kind="audio")]
+ALL_EVENTS += CREATION_EVENTS
+
+
 def test_every_event_type_is_in_the_union_and_a_spec() -> None:
     assert sorted(e.type for e in ALL_EVENTS) == sorted(EVENT_TYPES)
     spec_types = {f"{s.kind}.{t}" for s in SPECS.values() for t in s.events}
-    assert spec_types == set(EVENT_TYPES)
+    creators = {f"{s.created_by.machine}.{s.created_by.trigger}"
+                for s in SPECS.values() if s.created_by}
+    assert spec_types | creators == set(EVENT_TYPES)
+    assert creators == {"participant.connected", "remote_track.published"}
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.type)

@@ -56,6 +56,7 @@ from rtcstate.models.options import (
     RetryPolicy,
 )
 from rtcstate.models.participant import (
+    ParticipantConnected,
     ParticipantDisconnected,
     ParticipantEvent,
     ParticipantReconnected,
@@ -63,6 +64,7 @@ from rtcstate.models.participant import (
 )
 from rtcstate.models.remote_track import (
     RemoteTrackEvent,
+    RemoteTrackPublished,
     RemoteTrackSubscribed,
     RemoteTrackSubscriptionFailed,
     RemoteTrackSwitchedOff,
@@ -124,6 +126,7 @@ __all__ = [
     "LocalTrackWarningsCleared",
     "MachineKind",
     "MediaErrorName",
+    "ParticipantConnected",
     "ParticipantDisconnected",
     "ParticipantEvent",
     "ParticipantReconnected",
@@ -132,6 +135,7 @@ __all__ = [
     "ReconnectErrorCode",
     "ReconnectPolicy",
     "RemoteTrackEvent",
+    "RemoteTrackPublished",
     "RemoteTrackSubscribed",
     "RemoteTrackSubscriptionFailed",
     "RemoteTrackSwitchedOff",

@@ -37,11 +37,13 @@ from rtcstate.models.local_track import (
     LocalTrackWarningsCleared,
 )
 from rtcstate.models.participant import (
+    ParticipantConnected,
     ParticipantDisconnected,
     ParticipantReconnected,
     ParticipantReconnecting,
 )
 from rtcstate.models.remote_track import (
+    RemoteTrackPublished,
     RemoteTrackSubscribed,
     RemoteTrackSubscriptionFailed,
     RemoteTrackSwitchedOff,
@@ -71,6 +73,7 @@ AnyEvent: TypeAlias = Annotated[
     | RoomReconnected
     | RoomDisconnected
     | RoomDisconnect
+    | ParticipantConnected
     | ParticipantReconnecting
     | ParticipantReconnected
     | ParticipantDisconnected
@@ -86,6 +89,7 @@ AnyEvent: TypeAlias = Annotated[
     | LocalTrackForeground
     | LocalTrackUnpublish
     | LocalTrackStop
+    | RemoteTrackPublished
     | RemoteTrackSubscribed
     | RemoteTrackSubscriptionFailed
     | RemoteTrackUnsubscribed

@@ -9,6 +9,7 @@ from pydantic import Field
 from rtcstate.models.base import Event
 
 __all__ = [
+    "ParticipantConnected",
     "ParticipantDisconnected",
     "ParticipantEvent",
     "ParticipantReconnected",
@@ -23,6 +24,15 @@ class ParticipantEvent(Event):
 
     participant_sid: str = Field(min_length=1)
     identity: str = Field(min_length=1)
+
+
+class ParticipantConnected(ParticipantEvent):
+    """A remote participant joined (or was in the Room when the local participant joined).
+
+    This event creates the participant's machine.
+    """
+
+    type: Literal["participant.connected"] = "participant.connected"
 
 
 class ParticipantReconnecting(ParticipantEvent):

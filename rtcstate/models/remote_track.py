@@ -10,6 +10,7 @@ from rtcstate.models.base import Event, TrackKind
 
 __all__ = [
     "RemoteTrackEvent",
+    "RemoteTrackPublished",
     "RemoteTrackSubscribed",
     "RemoteTrackSubscriptionFailed",
     "RemoteTrackSwitchedOff",
@@ -27,6 +28,14 @@ class RemoteTrackEvent(Event):
     track_sid: str = Field(min_length=1)
     participant_sid: str = Field(min_length=1)
     kind: TrackKind
+
+
+class RemoteTrackPublished(RemoteTrackEvent):
+    """A remote participant published a track (or had it published when the local participant
+    joined). This event creates the publication's machine."""
+
+    type: Literal["remote_track.published"] = "remote_track.published"
+    track_name: str | None = None
 
 
 class RemoteTrackSubscribed(RemoteTrackEvent):

@@ -18,7 +18,7 @@ class StateChange:
     Attributes:
         machine: the machine kind (``"room"``, ``"local_track"``, ...).
         id: the instance id (room name, track name, track sid, participant sid, device kind).
-        source: the state before.
+        source: the state before; ``None`` when the event created the machine.
         dest: the state after (equal to ``source`` for an internal transition such as a restart).
         event: the trigger that fired.
         error: the catalog entry the transition carries, or ``None``.
@@ -29,7 +29,7 @@ class StateChange:
 
     machine: str
     id: str
-    source: str
+    source: str | None
     dest: str
     event: str
     error: CatalogEntry | None

@@ -139,8 +139,9 @@ DEVICE_SPEC = MachineSpec(
         TransitionSpec("camera_taken_by_new_track", ("granted", "ok"), "preempted", Role.WARNING,
                        guard=Guard("is_camera", _is_camera),
                        doc="Mobile: a second camera track took the frames."),
-        TransitionSpec("release", (*_HOLDING, "denied", "not_found", "not_readable",
-                                   "overconstrained"), "released", Role.ACTION),
+        TransitionSpec("release", ("unknown", "requesting", "testing", *_HOLDING, "denied",
+                                   "not_found", "not_readable", "overconstrained"), "released",
+                       Role.ACTION, doc="Done with the device (or giving up on asking for it)."),
     ),
     events={
         "request": DeviceRequest,

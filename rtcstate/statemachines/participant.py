@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rtcstate.models.base import Event
 from rtcstate.models.participant import (
+    ParticipantConnected,
     ParticipantDisconnected,
     ParticipantReconnected,
     ParticipantReconnecting,
@@ -40,6 +42,7 @@ PARTICIPANT_SPEC = MachineSpec(
         "reconnected": ParticipantReconnected,
         "disconnected": ParticipantDisconnected,
     },
+    created_by=ParticipantConnected,
 )
 
 
@@ -56,6 +59,12 @@ class ParticipantMachine(LifecycleMachine):
     def __init__(self, participant_sid: str, identity: str) -> None:
         super().__init__(participant_sid)
         self.identity = identity
+
+    @classmethod
+    def from_event(cls, event: Event) -> ParticipantMachine:
+        """The machine a ``participant.connected`` event brings into being."""
+        assert isinstance(event, ParticipantConnected)
+        return cls(event.participant_sid, event.identity)
 
     def event_fields(self) -> dict[str, object]:
         return {"participant_sid": self.id, "identity": self.identity}

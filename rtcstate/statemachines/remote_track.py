@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rtcstate.models.base import TrackKind
+from rtcstate.models.base import Event, TrackKind
 from rtcstate.models.remote_track import (
+    RemoteTrackPublished,
     RemoteTrackSubscribed,
     RemoteTrackSubscriptionFailed,
     RemoteTrackSwitchedOff,
@@ -59,6 +60,7 @@ REMOTE_TRACK_SPEC = MachineSpec(
         "unsubscribed": RemoteTrackUnsubscribed,
         "unpublished": RemoteTrackUnpublished,
     },
+    created_by=RemoteTrackPublished,
 )
 
 
@@ -77,6 +79,12 @@ class RemoteTrackPublicationMachine(LifecycleMachine):
         super().__init__(track_sid)
         self.participant_sid = participant_sid
         self.track_kind: TrackKind = kind
+
+    @classmethod
+    def from_event(cls, event: Event) -> RemoteTrackPublicationMachine:
+        """The machine a ``remote_track.published`` event brings into being."""
+        assert isinstance(event, RemoteTrackPublished)
+        return cls(event.track_sid, event.participant_sid, event.kind)
 
     def event_fields(self) -> dict[str, object]:
         return {"track_sid": self.id, "participant_sid": self.participant_sid,

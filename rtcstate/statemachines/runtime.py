@@ -210,14 +210,35 @@ class LifecycleMachine:
         outcome = self._engine().fire(self, event)
         transition = outcome.transition
         assert transition is not None  # fire() raises otherwise
-        change = StateChange(
+        return self._emit(StateChange(
             kind, self.id, source, self.state, event.trigger, outcome.error,
             at if at is not None else (event.at if event.at is not None else 0.0),
             transition.role.value, event,
-        )
-        _log.info("transition", machine=kind, id=self.id, source=source, dest=change.dest,
-                  trigger=change.event, error=outcome.error.id if outcome.error else None,
-                  at=change.at)
+        ))
+
+    @classmethod
+    def from_event(cls, event: Event) -> LifecycleMachine:
+        """The machine that ``event`` (the spec's ``created_by`` event) brings into being.
+
+        Raises:
+            TypeError: this kind is not created by events.
+        """
+        raise TypeError(f"{cls.spec.kind} machines are not created by events")
+
+    def created(self, event: Event, *, at: float | None = None) -> StateChange:
+        """The change that records this machine's creation by ``event`` (``source`` is None)."""
+        return self._emit(StateChange(
+            self.spec.kind, self.id, None, self.state, event.trigger, None,
+            at if at is not None else (event.at if event.at is not None else 0.0),
+            "ordinary", event,
+        ))
+
+    @staticmethod
+    def _emit(change: StateChange) -> StateChange:
+        """Every change goes out here: one structlog line, then the observers."""
+        _log.info("transition", machine=change.machine, id=change.id, source=change.source,
+                  dest=change.dest, trigger=change.event,
+                  error=change.error.id if change.error else None, at=change.at)
         for observer in _observers:
             observer(change)
         return change

@@ -154,6 +154,10 @@ class Edge:
 class MachineSpec:
     """A lifecycle: states, transitions and the event model of each trigger.
 
+    ``created_by`` is the event that brings an instance into being, in the initial state, when
+    instances appear at run time (a remote participant joining): a dispatcher told to may
+    create the machine when that event names an unknown instance.
+
     Construction validates the spec and raises :class:`rtcstate.SpecError` listing every
     inconsistency.
     """
@@ -165,6 +169,7 @@ class MachineSpec:
     states: tuple[StateSpec, ...]
     transitions: tuple[TransitionSpec, ...]
     events: Mapping[str, type[Event]]
+    created_by: type[Event] | None = None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -232,6 +237,12 @@ class MachineSpec:
         keys = [edge.key for edge in self.edges()]
         for key in sorted({key for key in keys if keys.count(key) > 1}):
             yield f"edge {key} is declared twice"
+        if self.created_by is not None:
+            creator = self.created_by
+            if creator.machine != self.kind:
+                yield f"created_by event {creator.machine}.{creator.trigger} is for another machine"
+            if creator.trigger in self.events:
+                yield f"created_by event {creator.trigger!r} is also a transition trigger"
         for trigger in sorted(set(self.events) - triggers):
             yield f"event model for {trigger!r} has no transition"
         for state in self.states:

@@ -33,7 +33,9 @@ class TransitionCoverage:
         self._remove: list[object] = []
 
     def record(self, change: StateChange) -> None:
-        """Count one change (the observer :meth:`install` registers)."""
+        """Count one change (the observer :meth:`install` registers); creations are no edge."""
+        if change.source is None:
+            return
         self.counts[f"{change.machine}:{change.source}--{change.event}-->{change.dest}"] += 1
 
     def install(self) -> None:
