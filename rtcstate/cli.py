@@ -111,11 +111,12 @@ def errors(
         _print_entries(console, entries)
 
 
-def _format_change(change: StateChange) -> Text:
+def _format_change(participant: str, change: StateChange) -> Text:
     style = _ROLE_STYLES.get(change.role, "")
     line = Text(f"{change.at:8.3f}s ", style="dim")
+    line.append(f"{participant:<7} ", style="cyan")
     line.append(f"{change.machine:<12} ", style="bold")
-    line.append(f"{change.id:<14} ")
+    line.append(f"{change.id:<13} ")
     source = change.source if change.source is not None else "(new)"
     line.append(f"{source + ' -> ' + change.dest:<34}", style=style)
     line.append(f" {change.event}", style="italic")
@@ -124,32 +125,50 @@ def _format_change(change: StateChange) -> Text:
     return line
 
 
+def _change_json(participant: str, change: StateChange) -> str:
+    return json.dumps({"participant": participant, **change.to_dict()})
+
+
 @app.command()
 def demo(
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per transition instead of the timeline.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    faults: Annotated[str, typer.Option(
+        help="'none', or 'random': messages dropped, duplicated, reordered and delayed, and "
+             "random faults between the story's steps (reproducible with --seed).")] = "none",
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Also write the structlog line of each transition to stderr.")]
     = False,
 ) -> None:
-    """Walk through the guide's scenarios on a virtual clock, printing every transition."""
-    from rtcstate.demo import run_scripted_walk_sync
+    """Play the guide's story on the in-memory room service, one line per transition."""
+    from rtcstate.demo import run_story_sync
 
+    if faults not in ("none", "random"):
+        Console(stderr=True).print(f"[red]rtcstate demo:[/red] --faults is 'none' or 'random', "
+                                   f"not {faults!r}")
+        raise typer.Exit(2)
     _quiet_logs(verbose)
     console = Console(highlight=False, soft_wrap=True)
 
-    def show(change: StateChange) -> None:
+    def show(participant: str, change: StateChange) -> None:
         if as_json:
-            typer.echo(json.dumps(change.to_dict()))
+            typer.echo(_change_json(participant, change))
             return
-        console.print(_format_change(change))
+        console.print(_format_change(participant, change))
         if change.error is not None:
             console.print(Text(f"{'':>10}-> {change.error.solution}", style="dim green"))
 
-    result = run_scripted_walk_sync(show)
+    result = run_story_sync(seed=seed, faults=faults, listener=show)  # type: ignore[arg-type]
     if not as_json:
+        for note in result.skipped:
+            console.print(Text(f"skipped: {note}", style="yellow"))
+        delivery = result.service.delivery
         console.print(Text(
-            f"\n{len(result.changes)} transitions; "
+            f"\n{len(result.changes)} transitions, {len(result.participants)} local "
+            f"participants; the service sent {delivery.sent} events "
+            f"({delivery.dropped} dropped, {delivery.duplicated} duplicated, "
+            f"{delivery.reordered} reordered, {delivery.delayed} delayed); "
             + ("every machine ended in a terminal state."
                if result.all_terminal else "some machines did not end in a terminal state!"),
             style="bold"))

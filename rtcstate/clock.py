@@ -7,6 +7,10 @@
   given, so its timers never outlive that group.
 
 Both implement :class:`Clock`; the dispatcher needs nothing else.
+
+* :class:`VirtualTime` drives a ``VirtualClock`` for several concurrent parties (rooms,
+  simulated services): time moves to the next deadline only once every registered party is
+  idle, the way trio's autojumping ``MockClock`` does, but deterministic and on any backend.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from typing import Protocol
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
-__all__ = ["AnyioClock", "Clock", "TimerHandle", "VirtualClock"]
+__all__ = ["AnyioClock", "Clock", "TimerHandle", "VirtualClock", "VirtualTime"]
 
 
 class TimerHandle(Protocol):
@@ -140,3 +145,75 @@ class AnyioClock:
 
         self._task_group.start_soon(wait_then_call)
         return timer
+
+
+IdleCheck = Callable[[], bool]
+
+
+class VirtualTime:
+    """Moves a :class:`VirtualClock` only when every registered party has nothing left to do.
+
+    A party (a room's event pump and dispatcher, say) registers a function that says whether it
+    is idle. :meth:`settle` yields to other tasks until all are; :meth:`advance` and
+    :meth:`run_until` then move the clock from deadline to deadline, settling in between, so
+    every timeout fires at its own instant with everything it causes processed before time
+    moves on.
+    """
+
+    #: Yields to other tasks a settle may take before it decides something never goes idle.
+    max_spins = 1_000_000
+
+    def __init__(self, clock: VirtualClock | None = None) -> None:
+        self.clock = clock or VirtualClock()
+        self._parties: list[IdleCheck] = []
+
+    def register(self, is_idle: IdleCheck) -> Callable[[], None]:
+        """Add a party; returns a function that removes it."""
+        self._parties.append(is_idle)
+
+        def unregister() -> None:
+            if is_idle in self._parties:
+                self._parties.remove(is_idle)
+
+        return unregister
+
+    def idle(self) -> bool:
+        """Whether every party is idle now."""
+        return all(is_idle() for is_idle in self._parties)
+
+    async def settle(self) -> None:
+        """Yield to other tasks until every party is idle.
+
+        Raises:
+            RuntimeError: some party stayed busy for :attr:`max_spins` yields.
+        """
+        for _ in range(self.max_spins):
+            if self.idle():
+                return
+            await anyio.lowlevel.checkpoint()
+        raise RuntimeError("virtual time could not settle: a party never became idle")
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, firing and settling each deadline on the way."""
+        target = self.clock.now() + seconds
+        await self.settle()
+        while (deadline := self.clock.next_deadline()) is not None and deadline <= target:
+            self.clock.advance_to(deadline)
+            await self.settle()
+        self.clock.advance_to(target)
+        await self.settle()
+
+    async def run_until(self, predicate: Callable[[], bool], *, within: float) -> bool:
+        """Advance from deadline to deadline until ``predicate()`` holds, for ``within`` s at most.
+
+        Returns whether it holds; time stops at the deadline that made it true.
+        """
+        limit = self.clock.now() + within
+        await self.settle()
+        while not predicate():
+            deadline = self.clock.next_deadline()
+            if deadline is None or deadline > limit:
+                return False
+            self.clock.advance_to(deadline)
+            await self.settle()
+        return True

@@ -47,7 +47,7 @@ from rtcstate.models.state_change import StateChange
 from rtcstate.statemachines import SPECS
 from rtcstate.statemachines.runtime import LifecycleMachine
 
-__all__ = ["DispatchStats", "Dispatcher", "RawEvent", "StaleTimeout"]
+__all__ = ["DispatchStats", "Dispatcher", "RawEvent", "SourceStats", "StaleTimeout"]
 
 _log = structlog.get_logger("rtcstate")
 
@@ -62,21 +62,57 @@ class StaleTimeout(RtcRuntimeError):
 
 
 @dataclass
+class SourceStats:
+    """What became of the events from one source (``"app"``, ``"transport"``, ``"clock"``)."""
+
+    received: int = 0
+    applied: int = 0
+    rejected: int = 0
+
+
+@dataclass
 class DispatchStats:
     """Counts of what a dispatcher was offered and what became of it.
 
-    ``received == applied + rejected + pending`` at all times.
+    ``received == applied + rejected + pending`` at all times, in total and per source.
     """
 
     received: int = 0
     applied: int = 0
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    by_source: dict[str, SourceStats] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:
         """Events received and not yet applied or rejected."""
         return self.received - self.applied - self.rejected
+
+    def _received(self, source: str) -> SourceStats:
+        self.received += 1
+        counts = self.by_source.get(source)
+        if counts is None:
+            counts = self.by_source[source] = SourceStats()
+        counts.received += 1
+        return counts
+
+
+class _Outcome:
+    """Where :meth:`Dispatcher.submit` waits for its event's change or rejection."""
+
+    __slots__ = ("change", "done", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.change: StateChange | None = None
+        self.error: RtcRuntimeError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    raw: RawEvent | _TimerFired
+    counts: SourceStats
+    outcome: _Outcome | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +157,7 @@ class Dispatcher:
         self._listeners: list[ChangeListener] = []
         self._creatable: dict[str, Callable[[Event], LifecycleMachine]] = {}
         self._streams: list[MemoryObjectSendStream[StateChange]] = []
-        self._queue: MemoryObjectSendStream[RawEvent | _TimerFired] | None = None
+        self._queue: MemoryObjectSendStream[_Item] | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._idle: anyio.Event | None = None
         self.stats = DispatchStats()
@@ -132,6 +168,11 @@ class Dispatcher:
     def clock(self) -> Clock | None:
         """The clock timeouts run on (``None`` until entered, when real time was chosen)."""
         return self._clock
+
+    @property
+    def running(self) -> bool:
+        """Whether the dispatcher's block is active (its worker is processing the queue)."""
+        return self._queue is not None
 
     @property
     def machines(self) -> Mapping[tuple[str, str], LifecycleMachine]:
@@ -208,7 +249,7 @@ class Dispatcher:
 
     # -- step API --------------------------------------------------------------------------
 
-    def dispatch(self, raw: RawEvent) -> StateChange:
+    def dispatch(self, raw: RawEvent, *, source: str = "app") -> StateChange:
         """Process one event now: validate, route, apply, tell listeners, schedule its timeout.
 
         The rejection is logged and counted too, so that the totals hold whichever API is used.
@@ -222,25 +263,41 @@ class Dispatcher:
         if self.stats.pending:
             raise RuntimeError(
                 f"{self.stats.pending} queued event(s) would be overtaken; use send()")
-        self.stats.received += 1
-        return self._apply(raw)
+        return self._apply(_Item(raw, self.stats._received(source)))
 
     # -- async API -------------------------------------------------------------------------
 
-    async def send(self, raw: RawEvent) -> None:
+    async def send(self, raw: RawEvent, *, source: str = "app") -> None:
         """Queue an event; it is processed after every event queued before it.
 
-        Never raises for a bad event: rejections are logged and counted.
+        Never raises for a bad event: rejections are logged and counted (under ``source`` in
+        :attr:`DispatchStats.by_source` too).
 
         Raises:
             RuntimeError: the dispatcher is not running (use ``async with``).
         """
-        self.send_nowait(raw)
+        self.send_nowait(raw, source=source)
         await anyio.lowlevel.checkpoint()
 
-    def send_nowait(self, raw: RawEvent) -> None:
+    def send_nowait(self, raw: RawEvent, *, source: str = "app") -> None:
         """Queue an event without yielding to other tasks; see :meth:`send`."""
-        self._enqueue(raw)
+        self._enqueue(raw, source)
+
+    async def submit(self, raw: RawEvent, *, source: str = "app") -> StateChange:
+        """Queue an event and wait for it to be processed, in order; return its change.
+
+        Raises:
+            InvalidEvent, UnknownMachine, InvalidTransition: as :meth:`dispatch` (also logged
+                and counted).
+            RuntimeError: the dispatcher is not running.
+        """
+        outcome = _Outcome()
+        self._enqueue(raw, source, outcome)
+        await outcome.done.wait()
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.change is not None
+        return outcome.change
 
     async def drain(self) -> None:
         """Wait until every queued event (and any timeout it fired meanwhile) is processed."""
@@ -276,7 +333,7 @@ class Dispatcher:
         self._task_group = task_group
         if self._clock is None:
             self._clock = AnyioClock(task_group)
-        send, receive = anyio.create_memory_object_stream[RawEvent | _TimerFired](math.inf)
+        send, receive = anyio.create_memory_object_stream[_Item](math.inf)
         self._queue = send
         task_group.start_soon(self._worker, receive)
         return self
@@ -303,31 +360,41 @@ class Dispatcher:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _enqueue(self, item: RawEvent | _TimerFired) -> None:
+    def _enqueue(self, raw: RawEvent | _TimerFired, source: str,
+                 outcome: _Outcome | None = None) -> None:
         if self._queue is None:
             raise RuntimeError("the dispatcher is not running; use 'async with' or dispatch()")
-        self.stats.received += 1
-        self._queue.send_nowait(item)
+        self._queue.send_nowait(_Item(raw, self.stats._received(source), outcome))
 
-    async def _worker(self, receive: MemoryObjectReceiveStream[RawEvent | _TimerFired]) -> None:
+    async def _worker(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
         async with receive:
             async for item in receive:
-                with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
-                    self._apply(item)
+                outcome = item.outcome
+                try:
+                    change = self._apply(item)
+                except RtcRuntimeError as exc:  # logged and counted by _apply
+                    if outcome is not None:
+                        outcome.error = exc
+                else:
+                    if outcome is not None:
+                        outcome.change = change
+                if outcome is not None:
+                    outcome.done.set()
                 if not self.stats.pending and self._idle is not None:
                     self._idle.set()
                     self._idle = None
 
-    def _apply(self, item: RawEvent | _TimerFired) -> StateChange:
+    def _apply(self, item: _Item) -> StateChange:
         """Apply one item; a rejection is logged and counted, then raised."""
         event: Event | None = None
+        raw = item.raw
         try:
-            if isinstance(item, _TimerFired):
-                event = item.event
-                self._claim_timer(item)
-                machine: LifecycleMachine | None = item.machine
+            if isinstance(raw, _TimerFired):
+                event = raw.event
+                self._claim_timer(raw)
+                machine: LifecycleMachine | None = raw.machine
             else:
-                event = parse_event(item)
+                event = parse_event(raw)
                 machine = self._machines.get((event.machine, event.target_id))
             clock = self._clock
             at = event.at if event.at is not None else (clock.now() if clock else 0.0)
@@ -339,9 +406,11 @@ class Dispatcher:
             else:
                 change = machine.apply(event, at=at)
         except RtcRuntimeError as exc:
+            item.counts.rejected += 1
             self._reject(exc, event)
             raise
         self.stats.applied += 1
+        item.counts.applied += 1
         if change.dest != change.source:
             self._cancel_timeout(machine)
             self._schedule_timeout(machine)
@@ -405,8 +474,7 @@ class Dispatcher:
 
     def _timer_fired(self, fired: _TimerFired) -> None:
         if self._queue is not None:
-            self._enqueue(fired)
+            self._enqueue(fired, "clock")
         else:
-            self.stats.received += 1
             with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
-                self._apply(fired)
+                self._apply(_Item(fired, self.stats._received("clock")))

@@ -53,15 +53,33 @@ def test_demo_timeline() -> None:
     assert result.exit_code == 0, result.output
     assert "every machine ended in a terminal state" in result.stdout
     assert "53000 SignalingConnectionError" in result.stdout
-    assert "warning -> warning_escalated" in result.stdout
+    assert "53205 ParticipantDuplicateIdentityError" in result.stdout
+    assert "testing -> silent" in result.stdout
+    assert "close all the other applications" in result.stdout  # the guide's advice, shown
 
 
 def test_demo_json_is_one_object_per_transition() -> None:
     result = runner.invoke(app, ["demo", "--json"])
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert all(set(r) == {"at", "machine", "id", "source", "dest", "event", "error"}
-               for r in records)
+    assert all(set(r) == {"participant", "at", "machine", "id", "source", "dest", "event",
+                          "error"} for r in records)
     errors = [r["error"] for r in records if r["error"]]
     assert {"code": 53000, "name": "SignalingConnectionError"} in errors
+    assert {"code": 53205, "name": "ParticipantDuplicateIdentityError"} in errors
     assert {"code": None, "name": "MicrophoneSilent"} in errors
+
+
+def test_random_faults_are_reproducible_by_seed() -> None:
+    first = runner.invoke(app, ["demo", "--json", "--faults", "random", "--seed", "7"])
+    second = runner.invoke(app, ["demo", "--json", "--faults", "random", "--seed", "7"])
+    other = runner.invoke(app, ["demo", "--json", "--faults", "random", "--seed", "8"])
+    assert first.exit_code == second.exit_code == other.exit_code == 0
+    assert first.stdout == second.stdout
+    assert first.stdout != other.stdout
+
+
+def test_unknown_fault_mode_is_refused() -> None:
+    result = runner.invoke(app, ["demo", "--faults", "chaos"])
+    assert result.exit_code == 2
+    assert "--faults is 'none' or 'random'" in result.stderr

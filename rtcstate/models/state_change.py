@@ -40,7 +40,7 @@ class StateChange:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``at, machine, id, source, dest, event, error`` (``{code, name}``)."""
         return {
-            "at": self.at,
+            "at": round(self.at, 6),
             "machine": self.machine,
             "id": self.id,
             "source": self.source,

@@ -1,0 +1,352 @@
+"""The Room API: one object per joined room, its machines, local actions and changes.
+
+::
+
+    async with rtcstate.connect(transport, options) as room:
+        await room.background("camera")
+        async for change in room.changes():
+            ...
+
+``connect`` joins (retrying retryable connection errors per ``options.retry``) and raises the
+catalog exception if joining fails. Inside the block the transport's events drive the machines
+through a :class:`~rtcstate.dispatcher.Dispatcher`; local actions are events too. An unexpected
+disconnect is a :class:`StateChange` carrying the catalog error, as in the guide. Leaving the
+block disconnects (if still connected), stops every local track, ends every remote
+participant's and publication's machine, and cancels every task it started.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Literal, TypeVar
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from rtcstate import catalog
+from rtcstate.adapters.base import SupportsVirtualTime, Transport
+from rtcstate.dispatcher import Dispatcher
+from rtcstate.errors import error_for
+from rtcstate.models.base import Event, FacingMode, TrackKind
+from rtcstate.models.local_track import (
+    LocalTrackBackground,
+    LocalTrackDisable,
+    LocalTrackEnable,
+    LocalTrackForeground,
+    LocalTrackPublish,
+    LocalTrackRestart,
+    LocalTrackStop,
+    LocalTrackUnpublish,
+)
+from rtcstate.models.options import ConnectOptions
+from rtcstate.models.participant import ParticipantDisconnected
+from rtcstate.models.remote_track import RemoteTrackUnpublished
+from rtcstate.models.room import RoomConnect, RoomDisconnect
+from rtcstate.models.state_change import StateChange
+from rtcstate.statemachines.local_track import LocalTrackPublicationMachine
+from rtcstate.statemachines.participant import ParticipantMachine
+from rtcstate.statemachines.remote_track import RemoteTrackPublicationMachine
+from rtcstate.statemachines.room import RoomMachine
+from rtcstate.statemachines.runtime import LifecycleMachine
+
+__all__ = ["Room", "connect"]
+
+_Action = Literal["connect", "disconnect"]
+M = TypeVar("M", bound=LifecycleMachine)
+
+
+class Room:
+    """A room the local participant is in (or was: see :attr:`state`).
+
+    Made by :func:`connect`; not meant to be constructed directly.
+
+    Attributes:
+        options: the connect options.
+        transport: the transport it runs on.
+        dispatcher: the dispatcher its machines run on.
+        machine: the Room machine.
+    """
+
+    def __init__(self, transport: Transport, options: ConnectOptions,
+                 dispatcher: Dispatcher) -> None:
+        self.options = options
+        self.transport = transport
+        self.dispatcher = dispatcher
+        self.machine = dispatcher.add(RoomMachine(options))
+        for track in options.tracks:
+            dispatcher.add(LocalTrackPublicationMachine.for_options(track.name, track.kind,
+                                                                   options))
+        dispatcher.create_on_event(ParticipantMachine)
+        dispatcher.create_on_event(RemoteTrackPublicationMachine)
+        dispatcher.on_change(self._react)
+        self._events = transport.events()
+        self._actions_send, self._actions = anyio.create_memory_object_stream[_Action](math.inf)
+        self._pumped = 0
+        self._actions_pending = 0
+        self._changed = anyio.Event()
+        self._last_error: catalog.CatalogEntry | None = None
+
+    # -- what is there ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """The Room machine's state."""
+        return self.machine.state
+
+    @property
+    def name(self) -> str:
+        """The room name."""
+        return self.options.room_name
+
+    @property
+    def local_tracks(self) -> Mapping[str, LocalTrackPublicationMachine]:
+        """Local track publications, by track name."""
+        return self._of_kind("local_track", LocalTrackPublicationMachine)
+
+    @property
+    def participants(self) -> Mapping[str, ParticipantMachine]:
+        """Remote participants, by participant sid (including those who left)."""
+        return self._of_kind("participant", ParticipantMachine)
+
+    @property
+    def remote_tracks(self) -> Mapping[str, RemoteTrackPublicationMachine]:
+        """Remote track publications, by track sid (including unpublished ones)."""
+        return self._of_kind("remote_track", RemoteTrackPublicationMachine)
+
+    def changes(self) -> MemoryObjectReceiveStream[StateChange]:
+        """Every change from now on, as an async stream (ends when the block ends)."""
+        return self.dispatcher.changes()
+
+    # -- local actions ---------------------------------------------------------------------
+
+    async def publish(self, name: str, kind: TrackKind | None = None) -> StateChange:
+        """Publish a local track: a pre-acquired one by name, or a new one (give ``kind``).
+
+        Raises:
+            InvalidTransition: the track cannot be published in its state.
+            ValueError: no track ``name`` exists and no ``kind`` was given.
+        """
+        track = self.local_tracks.get(name)
+        if track is None:
+            if kind is None:
+                raise ValueError(f"no local track {name!r}; give its kind to create one "
+                                 f"(known: {sorted(self.local_tracks)})")
+            track = self.dispatcher.add(
+                LocalTrackPublicationMachine.for_options(name, kind, self.options))
+        change = await self._local(LocalTrackPublish(track_name=name, kind=track.track_kind))
+        await self.transport.publish(name, track.track_kind)
+        return change
+
+    async def unpublish(self, name: str) -> StateChange:
+        """Unpublish a local track, keeping it."""
+        change = await self._local(self._track_event(LocalTrackUnpublish, name))
+        await self.transport.unpublish(name)
+        return change
+
+    async def restart(self, name: str, *, facing_mode: FacingMode | None = None,
+                      device_id: str | None = None) -> StateChange:
+        """Restart a track's source with new constraints, staying published (camera switch)."""
+        track = self._track(name)
+        return await self._local(LocalTrackRestart(track_name=name, kind=track.track_kind,
+                                                   facing_mode=facing_mode, device_id=device_id))
+
+    async def enable(self, name: str) -> StateChange:
+        """Enable a disabled local track."""
+        return await self._local(self._track_event(LocalTrackEnable, name))
+
+    async def disable(self, name: str) -> StateChange:
+        """Disable a local track (it stays published)."""
+        return await self._local(self._track_event(LocalTrackDisable, name))
+
+    async def background(self, name: str = "camera") -> StateChange:
+        """The app went to the background: stop and unpublish the camera track (mobile)."""
+        change = await self._local(self._track_event(LocalTrackBackground, name))
+        await self.transport.unpublish(name)
+        return change
+
+    async def foreground(self, name: str = "camera") -> StateChange:
+        """The app is back: publish a new camera track."""
+        change = await self._local(self._track_event(LocalTrackForeground, name))
+        await self.transport.publish(name, self._track(name).track_kind)
+        return change
+
+    async def stop(self, name: str) -> StateChange:
+        """Stop a local track for good (unpublishing it if needed)."""
+        was_published = self._track(name).state not in ("created", "unpublished", "backgrounded")
+        change = await self._local(self._track_event(LocalTrackStop, name))
+        if was_published:
+            await self.transport.unpublish(name)
+        return change
+
+    async def disconnect(self) -> StateChange | None:
+        """Leave the room (do it on page hide); ``None`` if it is already disconnected."""
+        if self.machine.is_terminal:
+            return None
+        return await self._local(RoomDisconnect(room_name=self.name))
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    async def wait_until(self, predicate: Callable[[], bool], *, within: float) -> bool:
+        """Wait until ``predicate()`` holds (checked after each change), ``within`` s at most.
+
+        On a simulated transport this runs virtual time; otherwise real time. Returns whether
+        the predicate holds.
+        """
+        if isinstance(self.transport, SupportsVirtualTime):
+            return await self.transport.virtual_time.run_until(predicate, within=within)
+        with anyio.move_on_after(within):
+            while not predicate():
+                await self._changed.wait()
+        return predicate()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _of_kind(self, kind: str, cls: type[M]) -> dict[str, M]:
+        return {key[1]: machine for key, machine in self.dispatcher.machines.items()
+                if key[0] == kind and isinstance(machine, cls)}
+
+    def _track(self, name: str) -> LocalTrackPublicationMachine:
+        track = self.local_tracks.get(name)
+        if track is None:
+            raise ValueError(f"no local track {name!r} (known: {sorted(self.local_tracks)})")
+        return track
+
+    def _track_event(self, cls: type[Event], name: str) -> Event:
+        return cls.model_validate({"track_name": name, "kind": self._track(name).track_kind})
+
+    async def _local(self, event: Event) -> StateChange:
+        return await self.dispatcher.submit(event, source="app")
+
+    def _react(self, change: StateChange) -> None:
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+        if change.machine != "room":
+            return
+        if change.error is not None:
+            self._last_error = change.error
+        if change.dest == "connecting" and change.event == "retry":
+            self._queue_action("connect")
+        elif change.dest == "disconnected":
+            self._queue_action("disconnect")
+
+    def _queue_action(self, action: _Action) -> None:
+        self._actions_pending += 1
+        self._actions_send.send_nowait(action)
+
+    async def _pump(self) -> None:
+        async with self._events:
+            async for event in self._events:
+                self._pumped += 1
+                self.dispatcher.send_nowait(event, source="transport")
+
+    async def _act(self) -> None:
+        async with self._actions:
+            async for action in self._actions:
+                try:
+                    if action == "connect":
+                        await self.transport.connect(self.options)
+                    else:
+                        await self.transport.disconnect()
+                finally:
+                    self._actions_pending -= 1
+
+    def _idle(self) -> bool:
+        """Caught up with the transport, the queue and the reactions (for virtual time)."""
+        transport = self.transport
+        caught_up = (not isinstance(transport, SupportsVirtualTime)
+                     or transport.emitted == self._pumped)
+        return caught_up and not self.dispatcher.stats.pending and not self._actions_pending
+
+    async def _join(self, within: float) -> None:
+        await self._local(RoomConnect(room_name=self.name, identity=self.options.identity))
+        await self.transport.connect(self.options)
+        ended = await self.wait_until(lambda: self.state in ("connected", "disconnected"),
+                                      within=within)
+        if self.state == "disconnected":
+            raise error_for(self._last_error or catalog.by_code(53000)[0], "joining failed")
+        if not ended:
+            await self.disconnect()
+            raise error_for(catalog.by_code(53000)[0], f"no answer within {within} s")
+        for track in self.options.tracks:
+            await self.publish(track.name)
+
+    async def _leave(self) -> None:
+        """Bring every machine to a terminal state, as the local participant sees it."""
+        await self.disconnect()
+        for name, track in list(self.local_tracks.items()):
+            if not track.is_terminal:
+                await self.stop(name)
+        for sid, remote in list(self.remote_tracks.items()):
+            if not remote.is_terminal:
+                await self._local(RemoteTrackUnpublished(
+                    track_sid=sid, participant_sid=remote.participant_sid, kind=remote.track_kind))
+        for sid, participant in list(self.participants.items()):
+            if not participant.is_terminal:
+                await self._local(ParticipantDisconnected(participant_sid=sid,
+                                                          identity=participant.identity))
+        await self.transport.disconnect()
+
+
+@asynccontextmanager
+async def connect(transport: Transport, options: ConnectOptions, *,
+                  dispatcher: Dispatcher | None = None,
+                  connect_timeout: float = 60.0) -> AsyncIterator[Room]:
+    """Join a room over ``transport``; leaving the block leaves the room and cleans up.
+
+    Args:
+        transport: any :class:`~rtcstate.adapters.base.Transport`; closed on exit.
+        options: what to join and how.
+        dispatcher: where the machines run (a new one by default, on the transport's virtual
+            time if it has one). Pass one that already holds device machines to see everything
+            in one place.
+        connect_timeout: seconds to wait for the join (retries included).
+
+    Raises:
+        ConnectError: the catalog exception for the connection error (53000, 53006, 53105,
+            53106, 53405), after the retries ``options.retry`` allows.
+        DisconnectError: the room was lost while joining (53205 by a second join, say).
+    """
+    if dispatcher is None:
+        clock = (transport.virtual_time.clock if isinstance(transport, SupportsVirtualTime)
+                 else None)
+        dispatcher = Dispatcher(clock=clock)
+    room = Room(transport, options, dispatcher)
+    unregister: Callable[[], None] | None = None
+    if isinstance(transport, SupportsVirtualTime):
+        unregister = transport.virtual_time.register(room._idle)
+    # Exceptions are carried out of the task groups and re-raised as they are: a caller
+    # writes `except RoomNotFoundError`, not `except* ...` through three nested groups.
+    failure: Exception | None = None
+    try:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(transport)
+            await stack.enter_async_context(dispatcher)
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            tasks.start_soon(room._pump)
+            tasks.start_soon(room._act)
+            try:
+                await room._join(connect_timeout)
+            except Exception as exc:  # re-raised below, unwrapped
+                failure = exc
+            if failure is None:
+                try:
+                    yield room
+                except Exception as exc:  # re-raised below, unwrapped
+                    failure = exc
+            with anyio.CancelScope(shield=True):
+                await room._leave()
+                if isinstance(transport, SupportsVirtualTime):
+                    await transport.virtual_time.settle()
+                else:
+                    await dispatcher.drain()
+            tasks.cancel_scope.cancel()
+    finally:
+        room._actions_send.close()
+        room._actions.close()
+        if unregister is not None:
+            unregister()
+    if failure is not None:
+        raise failure
