@@ -88,6 +88,7 @@ class Room:
         self._actions_pending = 0
         self._changed = anyio.Event()
         self._last_error: catalog.CatalogEntry | None = None
+        self._leaving = False
 
     # -- what is there ---------------------------------------------------------------------
 
@@ -229,8 +230,8 @@ class Room:
             self._last_error = change.error
         if change.dest == "connecting" and change.event == "retry":
             self._queue_action("connect")
-        elif change.dest == "disconnected":
-            self._queue_action("disconnect")
+        elif change.dest == "disconnected" and not self._leaving:
+            self._queue_action("disconnect")  # lost it: tell the transport we are gone too
 
     def _queue_action(self, action: _Action) -> None:
         self._actions_pending += 1
@@ -275,6 +276,7 @@ class Room:
 
     async def _leave(self) -> None:
         """Bring every machine to a terminal state, as the local participant sees it."""
+        self._leaving = True
         await self.disconnect()
         for name, track in list(self.local_tracks.items()):
             if not track.is_terminal:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -85,7 +84,8 @@ def fresh_like(machine: LifecycleMachine, first: StateChange) -> LifecycleMachin
     if isinstance(machine, DevicePermissionMachine):
         return DevicePermissionMachine(machine.device_kind)
     assert isinstance(machine, ParticipantMachine | RemoteTrackPublicationMachine)
-    assert first.source is None and first.cause is not None
+    assert first.source is None
+    assert first.cause is not None
     return type(machine).from_event(first.cause)
 
 
@@ -114,9 +114,9 @@ def check_run(result: DemoResult) -> None:
 
 
 @pytest.fixture
-def quiet_logs() -> Iterator[None]:
+def quiet_logs() -> None:
+    """Filter transition lines out (the autouse fixture restores structlog's defaults)."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    yield
 
 
 @pytest.mark.usefixtures("quiet_logs")

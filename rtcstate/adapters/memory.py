@@ -464,6 +464,7 @@ class MemoryTransport:
             self._service._leave(self)
             self.closed = True
             self._send.close()
+            self._receive.close()
 
     async def __aenter__(self) -> Self:
         return self

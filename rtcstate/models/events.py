@@ -133,19 +133,37 @@ def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
     """Validate raw input into an event model.
 
     Accepts a dict (or other mapping), a JSON document as ``str`` or ``bytes``, or an event that
-    is already a model (returned unchanged).
+    is already a model of a known type (returned unchanged; one made with ``model_construct``
+    and missing fields is validated like a dict).
 
     Raises:
         InvalidEvent: the input is not a valid event; ``fields`` names what is wrong.
     """
     if isinstance(raw, Event):
-        return raw
+        if _complete(raw):
+            return raw
+        raw = raw.model_dump()  # made without validation (model_construct): validate it now
     try:
         if isinstance(raw, str | bytes):
             return event_adapter.validate_json(raw)
         return event_adapter.validate_python(raw)
     except ValidationError as exc:
         raise _invalid_event(exc, raw) from exc
+
+
+def _complete(event: Event) -> bool:
+    """Whether ``event`` is of a known type and has every required field set."""
+    cls = type(event)
+    if EVENT_TYPES.get(event.type) is not cls:
+        return False
+    required = _REQUIRED.get(cls)
+    if required is None:
+        required = _REQUIRED[cls] = frozenset(
+            name for name, info in cls.model_fields.items() if info.is_required())
+    return required <= event.model_fields_set
+
+
+_REQUIRED: dict[type[Event], frozenset[str]] = {}
 
 
 def _invalid_event(exc: ValidationError, raw: object) -> InvalidEvent:
