@@ -7,6 +7,7 @@ The pieces, each in its own module:
 * :mod:`rtcstate.models` — the Pydantic event models that drive them, ``ConnectOptions`` and the
   ``StateChange`` record every transition produces.
 * :mod:`rtcstate.catalog` — the guide's error tables as data, with lookups.
+* :func:`connect` and :class:`Room` — join a room over a transport (:mod:`rtcstate.adapters`).
 * :class:`Dispatcher` — applies events in order, schedules timeouts on a :mod:`~rtcstate.clock`.
 * :mod:`rtcstate.errors` — every exception, under :class:`RtcStateError`.
 """
@@ -51,6 +52,7 @@ from rtcstate.errors import (
     error_for,
 )
 from rtcstate.models import ConnectOptions, Event, StateChange, parse_event
+from rtcstate.room import Room, connect
 from rtcstate.statemachines import (
     SPECS,
     DevicePermissionMachine,
@@ -101,6 +103,7 @@ __all__ = [
     "PreflightError",
     "RemoteTrackPublicationMachine",
     "RoomMachine",
+    "Room",
     "RoomMaxParticipantsExceededError",
     "RoomNotFoundError",
     "RtcRuntimeError",
@@ -117,6 +120,7 @@ __all__ = [
     "__version__",
     "audio_level",
     "catalog",
+    "connect",
     "error_for",
     "parse_event",
 ]

@@ -47,7 +47,14 @@ from rtcstate.models.state_change import StateChange
 from rtcstate.statemachines import SPECS
 from rtcstate.statemachines.runtime import LifecycleMachine
 
-__all__ = ["DispatchStats", "Dispatcher", "RawEvent", "SourceStats", "StaleTimeout"]
+__all__ = [
+    "ChangeStream",
+    "DispatchStats",
+    "Dispatcher",
+    "RawEvent",
+    "SourceStats",
+    "StaleTimeout",
+]
 
 _log = structlog.get_logger("rtcstate")
 
@@ -55,6 +62,47 @@ M = TypeVar("M", bound=LifecycleMachine)
 RawEvent = Event | Mapping[str, object] | str | bytes
 """What a dispatcher accepts: an event model, or a dict or JSON document to validate."""
 ChangeListener = Callable[[StateChange], object]
+
+
+class ChangeStream:
+    """Every change from the moment it was opened until the dispatcher's block ends.
+
+    ``async for change in stream`` closes it when the changes end; to stop earlier, use it as
+    ``async with stream: async for change in stream: ... break``. Unbounded: a slow reader
+    never loses a change (it holds them in memory instead).
+    """
+
+    def __init__(self, receive: MemoryObjectReceiveStream[StateChange]) -> None:
+        self._receive = receive
+
+    def __aiter__(self) -> ChangeStream:
+        return self
+
+    async def __anext__(self) -> StateChange:
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._receive.close()
+            raise StopAsyncIteration from None
+
+    async def receive(self) -> StateChange:
+        """The next change. Raises ``anyio.EndOfStream`` once the dispatcher's block ended."""
+        return await self._receive.receive()
+
+    def close(self) -> None:
+        """Stop receiving (the dispatcher forgets this stream)."""
+        self._receive.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, for ``contextlib.aclosing`` and friends."""
+        self.close()
+
+    async def __aenter__(self) -> ChangeStream:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
 
 class StaleTimeout(RtcRuntimeError):
@@ -111,6 +159,7 @@ class _Outcome:
 @dataclass(frozen=True, slots=True)
 class _Item:
     raw: RawEvent | _TimerFired
+    source: str
     counts: SourceStats
     outcome: _Outcome | None = None
 
@@ -237,15 +286,11 @@ class Dispatcher:
 
         return remove
 
-    def changes(self) -> MemoryObjectReceiveStream[StateChange]:
-        """A stream of every change from now on: ``async with d.changes() as s: async for c in s``.
-
-        The stream is unbounded, so a slow reader never loses a change (it holds them in
-        memory instead); it ends when the dispatcher's block ends. Close it to unsubscribe.
-        """
+    def changes(self) -> ChangeStream:
+        """Every change from now on, as a :class:`ChangeStream` (``async for change in ...``)."""
         send, receive = anyio.create_memory_object_stream[StateChange](math.inf)
         self._streams.append(send)
-        return receive
+        return ChangeStream(receive)
 
     # -- step API --------------------------------------------------------------------------
 
@@ -263,7 +308,7 @@ class Dispatcher:
         if self.stats.pending:
             raise RuntimeError(
                 f"{self.stats.pending} queued event(s) would be overtaken; use send()")
-        return self._apply(_Item(raw, self.stats._received(source)))
+        return self._apply(_Item(raw, source, self.stats._received(source)))
 
     # -- async API -------------------------------------------------------------------------
 
@@ -364,7 +409,7 @@ class Dispatcher:
                  outcome: _Outcome | None = None) -> None:
         if self._queue is None:
             raise RuntimeError("the dispatcher is not running; use 'async with' or dispatch()")
-        self._queue.send_nowait(_Item(raw, self.stats._received(source), outcome))
+        self._queue.send_nowait(_Item(raw, source, self.stats._received(source), outcome))
 
     async def _worker(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
         async with receive:
@@ -407,7 +452,7 @@ class Dispatcher:
                 change = machine.apply(event, at=at)
         except RtcRuntimeError as exc:
             item.counts.rejected += 1
-            self._reject(exc, event)
+            self._reject(exc, event, item.source)
             raise
         self.stats.applied += 1
         item.counts.applied += 1
@@ -443,11 +488,14 @@ class Dispatcher:
         self._machines[(machine.kind, machine.id)] = machine
         return machine
 
-    def _reject(self, exc: RtcRuntimeError, event: Event | None) -> None:
+    def _reject(self, exc: RtcRuntimeError, event: Event | None, source: str) -> None:
+        """Count and log a rejection: at error level when a transport sent it (an adapter
+        emitting what the model forbids deserves attention), else at warning level."""
         reason = _reason(exc)
         self.stats.rejected += 1
         self.stats.rejected_by_reason[reason] += 1
-        _log.warning("event_rejected", reason=reason,
+        log = _log.error if source == "transport" else _log.warning
+        log("event_rejected", reason=reason, source=source,
                      type=f"{event.machine}.{event.trigger}" if event else None,
                      id=event.target_id if event else None, detail=str(exc))
 
@@ -477,4 +525,4 @@ class Dispatcher:
             self._enqueue(fired, "clock")
         else:
             with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
-                self._apply(_Item(fired, self.stats._received("clock")))
+                self._apply(_Item(fired, "clock", self.stats._received("clock")))

@@ -24,11 +24,10 @@ from typing import Literal, TypeVar
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from rtcstate import catalog
 from rtcstate.adapters.base import SupportsVirtualTime, Transport
-from rtcstate.dispatcher import Dispatcher
+from rtcstate.dispatcher import ChangeStream, Dispatcher
 from rtcstate.errors import error_for
 from rtcstate.models.base import Event, FacingMode, TrackKind
 from rtcstate.models.local_track import (
@@ -117,8 +116,9 @@ class Room:
         """Remote track publications, by track sid (including unpublished ones)."""
         return self._of_kind("remote_track", RemoteTrackPublicationMachine)
 
-    def changes(self) -> MemoryObjectReceiveStream[StateChange]:
-        """Every change from now on, as an async stream (ends when the block ends)."""
+    def changes(self) -> ChangeStream:
+        """Every change from now on: ``async for change in room.changes()`` (ends with the
+        block)."""
         return self.dispatcher.changes()
 
     # -- local actions ---------------------------------------------------------------------

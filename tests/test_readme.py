@@ -23,3 +23,5 @@ def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "User should make sure to have a stable internet connection." in printed
     assert "did you mean 'room.connect'?" in printed
     assert "['publishing', 'published', 'warning', 'warning_escalated']" in printed
+    assert ("disconnected ['published', 'published', 'warning', 'published', 'backgrounded', "
+            "'stopped']") in printed

@@ -83,8 +83,7 @@ async def test_changes_stream_and_disconnect() -> None:
         stream = room.changes()
         await room.disconnect()
         assert await room.disconnect() is None  # already disconnected: nothing to do
-    async with stream:
-        seen = [change.dest async for change in stream]
+    seen = [change.dest async for change in stream]  # ends, and closes itself, with the block
     assert seen == ["disconnected"]
     assert room.state == "disconnected"
 
@@ -186,7 +185,10 @@ async def test_a_misbehaving_adapter_is_logged_counted_and_survived() -> None:
             stats = room.dispatcher.stats.by_source["transport"]
             assert (stats.received, stats.applied, stats.rejected) == (7, 2, 5)
             assert stats.received == transport.emitted
-    reasons = [entry["reason"] for entry in logs if entry["event"] == "event_rejected"]
+    rejections = [entry for entry in logs if entry["event"] == "event_rejected"]
+    assert {(entry["log_level"], entry["source"]) for entry in rejections} == {
+        ("error", "transport")}
+    reasons = [entry["reason"] for entry in rejections]
     assert reasons == ["invalid_transition", "invalid_event", "invalid_event",
                        "unknown_machine", "invalid_event"]
     assert room.state == "disconnected"

@@ -1,7 +1,11 @@
 """Transport adapters: they turn a transport's world into rtcstate events.
 
-The adapter protocol, the in-memory room service and the aiortc transport arrive with the
-transport work; machines never import this package.
+* :mod:`rtcstate.adapters.base` — the ``Transport`` and ``MediaDevices`` protocols.
+* :mod:`rtcstate.adapters.memory` — the embedded in-memory room service (the default).
+
+Machines never import this package: transports drive machines through events.
 """
 
-__all__: list[str] = []
+from rtcstate.adapters.base import CapturedMedia, MediaConstraints, MediaDevices, Transport
+
+__all__ = ["CapturedMedia", "MediaConstraints", "MediaDevices", "Transport"]
