@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import structlog
@@ -174,6 +175,47 @@ def demo(
             style="bold"))
     if not result.all_terminal:
         raise typer.Exit(1)
+
+
+@app.command()
+def diagrams(
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write (default: diagrams/, or trace-diagrams/ with --trace).")] = None,
+    formats: Annotated[str, typer.Option(
+        "--format", help="Comma-separated: mermaid, svg, dot.")] = "mermaid,svg",
+    check_only: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; exit 1 naming each stale or missing file.")] = False,
+    trace: Annotated[Path | None, typer.Option(
+        help="The output of 'rtcstate demo --json': highlight what that run did.")] = None,
+) -> None:
+    """Render every machine's diagram from its spec (Mermaid, SVG, DOT) and diagrams/README.md."""
+    from rtcstate import diagrams as render
+
+    err = Console(stderr=True, soft_wrap=True)
+    chosen = [f for f in formats.split(",") if f.strip()]
+    try:
+        if check_only:
+            stale = render.check(out or Path("diagrams"), chosen)
+            for name in stale:
+                err.print(f"stale: {name}")
+            if stale:
+                err.print("run 'rtcstate diagrams' to regenerate them")
+                raise typer.Exit(1)
+            typer.echo("diagrams are up to date")
+            return
+        run = None
+        if trace is not None:
+            run = render.read_trace(trace.read_text(encoding="utf-8").splitlines())
+        target = out or Path("trace-diagrams" if trace is not None else "diagrams")
+        written = render.write(target, chosen, trace=run)
+    except render.GraphvizMissing as exc:
+        err.print(f"[red]rtcstate diagrams:[/red] {exc}")
+        raise typer.Exit(3) from None
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]rtcstate diagrams:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for path in written:
+        typer.echo(str(path))
 
 
 def main() -> None:
