@@ -218,6 +218,59 @@ def diagrams(
         typer.echo(str(path))
 
 
+@app.command()
+def paths(
+    machine: Annotated[str, typer.Argument(help="room, participant, local_track, "
+                                                "remote_track or device")],
+    cover: Annotated[str, typer.Option(
+        help="'transitions': a tour taking every edge; 'states': the shortest path to each "
+             "state.")] = "transitions",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print generated paths through a machine, each step with the event that takes it."""
+    from rtcstate.statemachines import SPECS
+    from rtcstate.testing.paths import state_paths, transition_tour
+    from rtcstate.testing.variants import machine_variants
+
+    err = Console(stderr=True, soft_wrap=True)
+    if machine not in SPECS:
+        err.print(f"[red]rtcstate paths:[/red] no machine {machine!r}; "
+                  f"choose from {', '.join(SPECS)}")
+        raise typer.Exit(2)
+    if cover not in ("transitions", "states"):
+        err.print(f"[red]rtcstate paths:[/red] --cover is 'transitions' or 'states', not {cover!r}")
+        raise typer.Exit(2)
+    _quiet_logs(False)
+    factories = machine_variants(machine)
+    if cover == "states":
+        named = state_paths(factories)
+        if as_json:
+            typer.echo(json.dumps({state: [s.to_dict() for s in path]
+                                   for state, path in named.items()}, indent=2))
+            return
+        console = Console(highlight=False, soft_wrap=True)
+        for state, path in named.items():
+            steps = " -> ".join(s.edge.trigger for s in path) or "(initial)"
+            console.print(Text(f"{state:<20}", style="bold") + Text(steps))
+        return
+    tour = transition_tour(factories)
+    if as_json:
+        typer.echo(json.dumps({
+            "machine": machine, "edges": tour.edges, "covered": len(tour.covered),
+            "length": tour.length,
+            "walks": [{"variant": index, "steps": [s.to_dict() for s in path]}
+                      for index, path in tour.walks]}, indent=2))
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    for number, (index, path) in enumerate(tour.walks, start=1):
+        console.print(Text(f"walk {number} (variant {index}):", style="bold"))
+        for step in path:
+            console.print(f"  {step.edge.source} --{step.edge.trigger}--> {step.edge.dest}")
+    console.print(Text(f"\n{len(tour.covered)} of {tour.edges} transitions in a tour of "
+                       f"{tour.length} steps ({tour.length / tour.edges:.2f} per transition)",
+                       style="bold"))
+
+
 def main() -> None:
     """Entry point of the ``rtcstate`` console script."""
     app()

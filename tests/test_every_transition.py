@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from rtcstate import (
-    SPECS,
-    ConnectOptions,
-    DevicePermissionMachine,
-    LifecycleMachine,
-    LocalTrackPublicationMachine,
-    ParticipantMachine,
-    RemoteTrackPublicationMachine,
-    RoomMachine,
-)
+from rtcstate import SPECS
 from rtcstate.statemachines import Edge
 from rtcstate.testing import shortest_path_to
-
-_OPTIONS = ConnectOptions(room_name="room", identity="alice",
-                          notify_warnings=frozenset({"recording-media-lost"}))
+from rtcstate.testing.variants import Factory, machine_variants
 
 # Each machine kind, built every way its guards care about (track kinds, device kinds).
-FACTORIES: dict[str, list[Callable[[], LifecycleMachine]]] = {
-    "room": [lambda: RoomMachine(_OPTIONS)],
-    "participant": [lambda: ParticipantMachine("PA1", "bob")],
-    "local_track": [
-        lambda: LocalTrackPublicationMachine.for_options("camera", "video", _OPTIONS),
-        lambda: LocalTrackPublicationMachine.for_options("microphone", "audio", _OPTIONS),
-    ],
-    "remote_track": [lambda: RemoteTrackPublicationMachine("MT1", "PA1", "video")],
-    "device": [lambda: DevicePermissionMachine("microphone"),
-               lambda: DevicePermissionMachine("camera")],
-}
+FACTORIES: dict[str, tuple[Factory, ...]] = {kind: machine_variants(kind) for kind in SPECS}
 
 EDGES = [edge for spec in SPECS.values() for edge in spec.edges()]
 

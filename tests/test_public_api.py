@@ -18,6 +18,8 @@ PUBLIC_MODULES = [
     "rtcstate.demo", "rtcstate.dispatcher", "rtcstate.errors", "rtcstate.models",
     "rtcstate.preflight", "rtcstate.statemachines", "rtcstate.testing", "rtcstate.adapters",
     "rtcstate.adapters.base", "rtcstate.adapters.memory", "rtcstate.room", "rtcstate.devices",
+    "rtcstate.diagrams", "rtcstate.testing.paths", "rtcstate.testing.stateful",
+    "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
 ]
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.

@@ -163,6 +163,7 @@ class MemoryRoomService:
         self.delivery = DeliveryStats()
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
+        self._interrupted: set[str] = set()
         self._serial = 0
         for name in rooms:
             self.create_room(name)
@@ -197,14 +198,26 @@ class MemoryRoomService:
             raise ValueError(f"{code} is not a connection error")
         self._failures.setdefault(identity, []).extend([code] * times)
 
-    def drop_signaling(self, identity: str, *, duration: float) -> None:
+    def drop_signaling(self, identity: str, *, duration: float | None = None) -> None:
         """Cut ``identity``'s signaling for ``duration`` s: it reconnects if that is within its
-        reconnect window, else its window expires (53001)."""
+        reconnect window, else its window expires (53001). ``None``: until
+        :meth:`restore_connection`."""
         self._interrupt(identity, 53001, duration)
 
     def fail_media_connection(self, identity: str, *, duration: float | None = None) -> None:
         """Break ``identity``'s media connection: 53405 unless it recovers within the window."""
         self._interrupt(identity, 53405, duration)
+
+    def restore_connection(self, identity: str) -> None:
+        """End an interruption of ``identity`` now (it reconnects).
+
+        Raises:
+            LookupError: ``identity`` is not connected or not interrupted.
+        """
+        participant = self._participant(identity)
+        if participant.sid not in self._interrupted:
+            raise LookupError(f"{identity!r} is not interrupted")
+        self._restore(participant)
 
     def expire_session(self, identity: str) -> None:
         """End ``identity``'s session (53002): it is disconnected and removed."""
@@ -336,6 +349,7 @@ class MemoryRoomService:
 
     def _remove(self, participant: _Participant) -> None:
         room = participant.room
+        self._interrupted.discard(participant.sid)
         room.participants.pop(participant.sid, None)
         for track in list(participant.tracks.values()):
             self._retract(track)
@@ -350,15 +364,19 @@ class MemoryRoomService:
                    duration: float | None) -> None:
         participant = self._participant(identity)
         room = participant.room
+        self._interrupted.add(participant.sid)
         self._deliver(participant.transport, RoomReconnecting(room_name=room.name, error_code=code))
         self._tell_others(participant, ParticipantReconnecting)
         if duration is not None and duration < participant.options.reconnect.window:
-            def restore() -> None:
-                if participant.sid in room.participants:
-                    self._deliver(participant.transport, RoomReconnected(room_name=room.name))
-                    self._tell_others(participant, ParticipantReconnected)
+            self.clock.call_later(duration, lambda: self._restore(participant))
 
-            self.clock.call_later(duration, restore)
+    def _restore(self, participant: _Participant) -> None:
+        if participant.sid in participant.room.participants and (
+                participant.sid in self._interrupted):
+            self._interrupted.discard(participant.sid)
+            self._deliver(participant.transport,
+                          RoomReconnected(room_name=participant.room.name))
+            self._tell_others(participant, ParticipantReconnected)
 
     def _tell_others(self, participant: _Participant,
                      cls: type[ParticipantReconnecting | ParticipantReconnected]) -> None:

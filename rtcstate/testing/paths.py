@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rtcstate.errors import InvalidTransition
@@ -12,7 +13,18 @@ from rtcstate.models.base import Event
 from rtcstate.statemachines.runtime import LifecycleMachine
 from rtcstate.statemachines.spec import Edge
 
-__all__ = ["PathStep", "example_event", "example_events", "shortest_path_to"]
+__all__ = [
+    "Path",
+    "PathStep",
+    "Tour",
+    "example_event",
+    "example_events",
+    "random_walk",
+    "shortest_path_to",
+    "simple_paths",
+    "state_paths",
+    "transition_tour",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +33,36 @@ class PathStep:
 
     edge: Edge
     event: Event
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: ``{trigger, source, dest, event}`` with the event's fields."""
+        return {"trigger": self.edge.trigger, "source": self.edge.source, "dest": self.edge.dest,
+                "event": self.event.model_dump(mode="json", exclude_none=True)}
+
+
+Path = list[PathStep]
+"""Events to apply, in order, to a fresh machine from the path's factory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tour:
+    """A transition tour: walks from fresh machines that together take every reachable edge.
+
+    Attributes:
+        walks: each ``(factory index, path)``: start a fresh machine from
+            ``factories[index]`` and apply the path.
+        edges: how many edges the spec has.
+        covered: the edges the walks take, by key.
+    """
+
+    walks: list[tuple[int, Path]]
+    edges: int
+    covered: frozenset[str]
+
+    @property
+    def length(self) -> int:
+        """Steps in all walks."""
+        return sum(len(path) for _, path in self.walks)
 
 
 def example_events(machine: LifecycleMachine, edge: Edge) -> list[Event]:
@@ -92,3 +134,130 @@ def shortest_path_to(factory: Callable[[], LifecycleMachine],
                 seen.add(moved.state)
                 queue.append((moved, steps))
     return None
+
+
+def _moves(machine: LifecycleMachine, edges: Sequence[Edge]) -> list[tuple[Edge, LifecycleMachine,
+                                                                      Event]]:
+    """Every edge the machine can take from its state now, with the moved copy and the event."""
+    moves = []
+    for edge in edges:
+        if edge.source == machine.state:
+            taken = _take(machine, edge)
+            if taken is not None:
+                moves.append((edge, taken[0], taken[1]))
+    return moves
+
+
+def state_paths(factories: Sequence[Callable[[], LifecycleMachine]]) -> dict[str, Path]:
+    """The shortest path to every reachable state (the first factory that reaches it wins)."""
+    found: dict[str, Path] = {}
+    for factory in factories:
+        start = factory()
+        edges = list(start.spec.edges())
+        found.setdefault(start.state, [])
+        queue: deque[tuple[LifecycleMachine, Path]] = deque([(start, [])])
+        seen = {start.state}
+        while queue:
+            machine, path = queue.popleft()
+            for edge, moved, event in _moves(machine, edges):
+                if moved.state in seen:
+                    continue
+                seen.add(moved.state)
+                steps = [*path, PathStep(edge, event)]
+                found.setdefault(moved.state, steps)
+                queue.append((moved, steps))
+    return found
+
+
+def transition_tour(factories: Sequence[Callable[[], LifecycleMachine]]) -> Tour:
+    """Walks that take every reachable edge at least once, greedily: from where a walk is, go
+    by the shortest route to the nearest edge not taken yet; when none is reachable any more
+    (a terminal state), start a new walk from a fresh machine.
+    """
+    spec = factories[0]().spec
+    edges = list(spec.edges())
+    uncovered = {edge.key for edge in edges}
+    walks: list[tuple[int, Path]] = []
+    for index, factory in enumerate(factories):
+        while uncovered:
+            machine, path = factory(), []
+            while (route := _route_to_uncovered(machine, edges, uncovered)) is not None:
+                for step in route:
+                    machine = _apply(machine, step)
+                    uncovered.discard(step.edge.key)
+                path.extend(route)
+            if not path:
+                break  # this factory reaches no uncovered edge: try the next one
+            walks.append((index, path))
+    covered = frozenset(step.edge.key for _, path in walks for step in path)
+    return Tour(walks, len(edges), covered)
+
+
+def _apply(machine: LifecycleMachine, step: PathStep) -> LifecycleMachine:
+    moved = copy.copy(machine)
+    moved.apply(step.event)
+    return moved
+
+
+def _route_to_uncovered(start: LifecycleMachine, edges: Sequence[Edge],
+                        uncovered: set[str]) -> Path | None:
+    queue: deque[tuple[LifecycleMachine, Path]] = deque([(start, [])])
+    seen = {start.state}
+    while queue:
+        machine, path = queue.popleft()
+        moves = _moves(machine, edges)
+        for edge, _moved, event in moves:
+            if edge.key in uncovered:
+                return [*path, PathStep(edge, event)]
+        for edge, moved, event in moves:
+            if moved.state not in seen:
+                seen.add(moved.state)
+                queue.append((moved, [*path, PathStep(edge, event)]))
+    return None
+
+
+def simple_paths(factory: Callable[[], LifecycleMachine], *, max_length: int) -> Iterator[Path]:
+    """Every path from the initial state that visits no state twice, up to ``max_length``
+    steps (depth first, in spec order)."""
+    start = factory()
+    edges = list(start.spec.edges())
+
+    def extend(machine: LifecycleMachine, path: Path, visited: set[str]) -> Iterator[Path]:
+        if path:
+            yield path
+        if len(path) == max_length:
+            return
+        for edge, moved, event in _moves(machine, edges):
+            if moved.state not in visited:
+                yield from extend(moved, [*path, PathStep(edge, event)],
+                                  visited | {moved.state})
+
+    yield from extend(start, [], {start.state})
+
+
+def random_walk(factory: Callable[[], LifecycleMachine], *, seed: int,
+                max_steps: int = 50) -> Path:
+    """A seeded random walk that honours guards: at each step one of the edges the machine can
+    take now, with one of its candidate events, until a terminal state or ``max_steps``."""
+    rng = random.Random(seed)
+    machine = factory()
+    edges = list(machine.spec.edges())
+    path: Path = []
+    while len(path) < max_steps and not machine.is_terminal:
+        choices = [(edge, event) for edge in edges if edge.source == machine.state
+                   for event in example_events(machine, edge)]
+        rng.shuffle(choices)
+        for edge, event in choices:
+            trial = copy.copy(machine)
+            try:
+                change = trial.apply(event)
+            except InvalidTransition:
+                continue
+            if (change.source, change.event, change.dest) == (edge.source, edge.trigger,
+                                                              edge.dest):
+                path.append(PathStep(edge, event))
+                machine = trial
+                break
+        else:
+            break  # nothing can be taken from here
+    return path

@@ -1,0 +1,231 @@
+"""Model-based testing: tours, paths, walks, Hypothesis machines, adapter conformance."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+import pytest
+import structlog
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+from typer.testing import CliRunner
+
+from rtcstate import SPECS, ConnectOptions, RoomMachine, StateChange
+from rtcstate.adapters.memory import MemoryTransport
+from rtcstate.cli import app
+from rtcstate.models import Event, RoomReconnected
+from rtcstate.statemachines import LifecycleMachine
+from rtcstate.testing.conformance import (
+    ConformanceFailure,
+    MemoryHarness,
+    check_path,
+    path_id,
+    room_paths,
+)
+from rtcstate.testing.paths import (
+    Path,
+    random_walk,
+    simple_paths,
+    state_paths,
+    transition_tour,
+)
+from rtcstate.testing.stateful import state_machine_test
+from rtcstate.testing.variants import machine_variants
+
+KINDS = sorted(SPECS)
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs() -> None:
+    """Thousands of generated steps: keep transition lines out of the captured output."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+
+
+def replay(factory: Any, path: Path) -> LifecycleMachine:
+    machine: LifecycleMachine = factory()
+    for step in path:
+        change = machine.apply(step.event)
+        assert (change.source, change.event, change.dest) == (
+            step.edge.source, step.edge.trigger, step.edge.dest)
+    return machine
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_transition_tour_covers_every_transition(kind: str) -> None:
+    factories = machine_variants(kind)
+    tour = transition_tour(factories)
+    assert tour.covered == {edge.key for edge in SPECS[kind].edges()}
+    assert tour.edges == len(list(SPECS[kind].edges()))
+    assert tour.edges <= tour.length <= 3 * tour.edges  # greedy, but not wasteful
+    for index, path in tour.walks:
+        replay(factories[index], path)
+    print(f"{kind}: tour of {tour.length} steps for {tour.edges} transitions")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shortest_paths_reach_every_state(kind: str) -> None:
+    paths = state_paths(machine_variants(kind))
+    assert set(paths) == set(SPECS[kind].state_names)
+    for state, path in paths.items():
+        end = replay(next(f for f in machine_variants(kind) if _replays(f, path)), path)
+        assert end.state == state
+
+
+def _replays(factory: Any, path: Path) -> bool:
+    try:
+        replay(factory, path)
+    except Exception:  # noqa: BLE001 - this variant cannot take the path
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_simple_paths_repeat_no_state_and_respect_the_bound(kind: str) -> None:
+    factory = machine_variants(kind)[0]
+    found = list(simple_paths(factory, max_length=4))
+    assert found
+    for path in found:
+        assert 1 <= len(path) <= 4
+        visited = [path[0].edge.source, *(s.edge.dest for s in path)]
+        assert len(visited) == len(set(visited))
+        replay(factory, path)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_walks_are_seeded_and_honour_guards(kind: str) -> None:
+    for factory in machine_variants(kind):
+        walks = [random_walk(factory, seed=seed, max_steps=30) for seed in range(30)]
+        for walk in walks:
+            replay(factory, walk)
+        again = random_walk(factory, seed=7, max_steps=30)
+        assert [s.event for s in again] == [s.event for s in walks[7]]
+        assert len({tuple(s.edge.key for s in w) for w in walks}) > 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_step_carries_a_valid_event(kind: str) -> None:
+    for _, path in transition_tour(machine_variants(kind)).walks:
+        for step in path:
+            assert isinstance(step.event, Event)
+            assert type(step.event).model_validate(step.event.model_dump()) == step.event
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hypothesis_machine_runs_a_thousand_steps(kind: str) -> None:
+    for factory in machine_variants(kind):
+        model = state_machine_test(factory)
+        run_state_machine_as_test(model, settings=settings(
+            max_examples=40, stateful_step_count=30, deadline=None, database=None,
+            suppress_health_check=[HealthCheck.too_slow]))
+        assert model.steps_taken >= 1000, model.steps_taken  # type: ignore[attr-defined]
+
+
+class Banner:
+    """An application handler under test: shows a banner while the room is reconnecting."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def handle(self, change: StateChange) -> None:
+        self.shown = change.dest == "reconnecting"
+
+    def check(self, room: LifecycleMachine) -> None:
+        assert self.shown == (room.state == "reconnecting")
+
+
+class StickyBanner(Banner):
+    """A buggy handler: forgets to hide the banner when the room is disconnected."""
+
+    def handle(self, change: StateChange) -> None:
+        if change.dest == "reconnecting":
+            self.shown = True
+        elif change.event == "reconnected":
+            self.shown = False
+
+
+OPTIONS = ConnectOptions(room_name="r", identity="alice")
+
+
+def test_an_application_handler_checked_against_the_model() -> None:
+    run_state_machine_as_test(state_machine_test(lambda: RoomMachine(OPTIONS), app=Banner),
+                              settings=settings(max_examples=60, deadline=None, database=None))
+
+
+def test_a_buggy_handler_is_caught() -> None:
+    # Finding the bug is the point; shrinking the example would only cost time.
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(
+            state_machine_test(lambda: RoomMachine(OPTIONS), app=StickyBanner),
+            settings=settings(max_examples=200, deadline=None, database=None,
+                              derandomize=True, phases=[Phase.generate]))
+
+
+PATHS = room_paths()
+
+
+def test_conformance_paths_cover_the_adapter_side_of_the_room() -> None:
+    ends = {path[-1].edge.key for path in PATHS}
+    assert "room:reconnecting--reconnected-->connected" in ends
+    assert "room:connected--disconnected-->disconnected" in ends
+    assert "room:connecting--connect_failed-->waiting_to_retry" in ends
+    assert len(ends) == len(list(SPECS["room"].edges())) - 2  # joining-time disconnects
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
+async def test_memory_transport_conforms(path: Path) -> None:
+    async with MemoryHarness() as harness:
+        await check_path(harness, path)
+
+
+class NeverReconnects(MemoryTransport):
+    """A deliberately broken adapter: it loses every room.reconnected event."""
+
+    def emit(self, event: Event) -> None:
+        if not isinstance(event, RoomReconnected):
+            super().emit(event)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_broken_adapter_is_caught_naming_the_missing_transition() -> None:
+    failures: dict[str, ConformanceFailure] = {}
+    for path in PATHS:
+        async with MemoryHarness(NeverReconnects) as harness:
+            try:
+                await check_path(harness, path)
+            except ConformanceFailure as caught:
+                failures[path_id(path)] = caught
+    assert list(failures) == ["room:reconnecting--reconnected-->connected"]
+    found = failures["room:reconnecting--reconnected-->connected"]
+    assert found.edge == "room:reconnecting--reconnected-->connected"
+    assert "did not take room:reconnecting--reconnected-->connected" in str(found)
+
+
+def test_paths_cli() -> None:
+    result = runner.invoke(app, ["paths", "local_track", "--json"])
+    assert result.exit_code == 0
+    tour = json.loads(result.stdout)
+    assert (tour["covered"], tour["edges"]) == (32, 32)
+    assert tour["length"] == sum(len(w["steps"]) for w in tour["walks"])
+    first = tour["walks"][0]["steps"][0]
+    assert first["event"]["type"] == f"local_track.{first['trigger']}"
+    states = runner.invoke(app, ["paths", "room", "--cover", "states", "--json"])
+    assert set(json.loads(states.stdout)) == set(SPECS["room"].state_names)
+    readable = runner.invoke(app, ["paths", "room"])
+    assert "13 of 13 transitions in a tour of" in readable.stdout
+    assert runner.invoke(app, ["paths", "lobby"]).exit_code == 2
+    assert runner.invoke(app, ["paths", "room", "--cover", "edges"]).exit_code == 2
+
+
+def test_machines_copy_cheaply_for_path_search() -> None:
+    room = RoomMachine(OPTIONS)
+    twin = copy.copy(room)
+    twin.state = "connecting"
+    assert room.state == "idle"
+    assert twin.options is room.options
