@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import anyio
 import anyio.abc
@@ -156,8 +156,7 @@ class _Outcome:
         self.error: RtcRuntimeError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(NamedTuple):
     raw: RawEvent | _TimerFired
     source: str
     counts: SourceStats
@@ -171,9 +170,7 @@ class _TimerFired:
     generation: int
 
 
-def _creates(event: Event) -> bool:
-    spec = SPECS.get(event.machine)
-    return spec is not None and spec.created_by is type(event)
+_CREATION_EVENTS = frozenset(spec.created_by for spec in SPECS.values() if spec.created_by)
 
 
 def _reason(exc: RtcRuntimeError) -> str:
@@ -305,10 +302,10 @@ class Dispatcher:
             InvalidTransition: the target's state does not allow it (``GuardRejected``: a guard).
             RuntimeError: events are queued (they would be overtaken); use :meth:`send`.
         """
-        if self.stats.pending:
+        if self._queue is not None and self.stats.pending:
             raise RuntimeError(
                 f"{self.stats.pending} queued event(s) would be overtaken; use send()")
-        return self._apply(_Item(raw, source, self.stats._received(source)))
+        return self._apply(raw, source, self.stats._received(source))
 
     # -- async API -------------------------------------------------------------------------
 
@@ -416,7 +413,7 @@ class Dispatcher:
             async for item in receive:
                 outcome = item.outcome
                 try:
-                    change = self._apply(item)
+                    change = self._apply(item.raw, item.source, item.counts)
                 except RtcRuntimeError as exc:  # logged and counted by _apply
                     if outcome is not None:
                         outcome.error = exc
@@ -429,10 +426,10 @@ class Dispatcher:
                     self._idle.set()
                     self._idle = None
 
-    def _apply(self, item: _Item) -> StateChange:
+    def _apply(self, raw: RawEvent | _TimerFired, source: str,
+               counts: SourceStats) -> StateChange:
         """Apply one item; a rejection is logged and counted, then raised."""
         event: Event | None = None
-        raw = item.raw
         try:
             if isinstance(raw, _TimerFired):
                 event = raw.event
@@ -440,10 +437,12 @@ class Dispatcher:
                 machine: LifecycleMachine | None = raw.machine
             else:
                 event = parse_event(raw)
-                machine = self._machines.get((event.machine, event.target_id))
-            clock = self._clock
-            at = event.at if event.at is not None else (clock.now() if clock else 0.0)
-            if _creates(event):
+                machine = self._machines.get((event.machine, getattr(event, event.target_field)))
+            at = event.at
+            if at is None:
+                clock = self._clock
+                at = clock.now() if clock is not None else 0.0
+            if type(event) in _CREATION_EVENTS:
                 machine = self._create(event, machine)
                 change = machine.created(event, at=at)
             elif machine is None:
@@ -451,21 +450,25 @@ class Dispatcher:
             else:
                 change = machine.apply(event, at=at)
         except RtcRuntimeError as exc:
-            item.counts.rejected += 1
-            self._reject(exc, event, item.source)
+            counts.rejected += 1
+            self._reject(exc, event, source)
             raise
         self.stats.applied += 1
-        item.counts.applied += 1
+        counts.applied += 1
         if change.dest != change.source:
-            self._cancel_timeout(machine)
-            self._schedule_timeout(machine)
+            # Timers only where states have timeouts: most transitions skip this entirely.
+            if self._timers:
+                self._cancel_timeout(machine)
+            if change.dest in machine.spec.timed_states:
+                self._schedule_timeout(machine)
         for listener in self._listeners:
             listener(change)
-        for stream in list(self._streams):
-            try:
-                stream.send_nowait(change)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._streams.remove(stream)
+        if self._streams:
+            for stream in list(self._streams):
+                try:
+                    stream.send_nowait(change)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self._streams.remove(stream)
         return change
 
     def _claim_timer(self, fired: _TimerFired) -> None:
@@ -525,4 +528,4 @@ class Dispatcher:
             self._enqueue(fired, "clock")
         else:
             with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
-                self._apply(_Item(fired, "clock", self.stats._received("clock")))
+                self._apply(fired, "clock", self.stats._received("clock"))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.models.base import Event
@@ -11,9 +10,8 @@ from rtcstate.models.base import Event
 __all__ = ["StateChange"]
 
 
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """One transition of one machine instance.
+class StateChange(NamedTuple):
+    """One transition of one machine instance (immutable; a named tuple, for speed).
 
     Attributes:
         machine: the machine kind (``"room"``, ``"local_track"``, ...).
@@ -35,7 +33,7 @@ class StateChange:
     error: CatalogEntry | None
     at: float
     role: str = "ordinary"
-    cause: Event | None = field(default=None, compare=False, repr=False)
+    cause: Event | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``at, machine, id, source, dest, event, error`` (``{code, name}``)."""

@@ -1,14 +1,17 @@
-"""Running a spec: one shared ``transitions`` machine per kind, cheap instances, one apply path.
+"""Running a spec: cheap instances, one apply path, two engines that must agree.
 
-``transitions`` normally decorates every model with trigger methods (``add_model``), which costs
-hundreds of microseconds and kilobytes per instance. rtcstate builds one ``transitions.Machine``
-per machine *kind*, with no models, and fires its ``Event`` objects against plain slotted
-instances; the instance only has to hold ``state``. Every state change goes through
-:meth:`LifecycleMachine.apply`, which compares, logs one structlog line, then returns the
-:class:`StateChange` (and tells any observers).
+Instances are plain slotted objects holding ``id``, ``state`` and a few fields of their own.
+Every state change goes through :meth:`LifecycleMachine.apply`, which fires the event, logs one
+structlog line and returns the :class:`StateChange` (telling any observers).
 
-The transitions machinery is synchronous on purpose: the anyio dispatcher drives it, so the same
-machines run under asyncio and trio.
+Events are executed by a table compiled from the spec (:mod:`.compiled`). ``transitions`` is
+the reference engine: one ``transitions.Machine`` per machine *kind*, with no models, whose
+``Event`` objects fire against the same slotted instances (``add_model`` would cost hundreds of
+microseconds and kilobytes per instance). :func:`reference_fire` runs it; a differential test
+holds the two engines to the same outcome on every generated path and on random walks.
+
+Both are synchronous on purpose: the anyio dispatcher drives them, so the same machines run
+under asyncio and trio.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from rtcstate.errors import GuardRejected, InvalidTransition
 from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
+from rtcstate.statemachines.compiled import CompiledTable
 from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
 
-__all__ = ["LifecycleMachine", "observe_transitions"]
+__all__ = ["LifecycleMachine", "observe_transitions", "reference_fire"]
 
 _log = structlog.get_logger("rtcstate")
 
@@ -60,25 +64,6 @@ class _Outcome:
         self.rejected_by: list[str] = []
 
 
-def _carried_error(transition: TransitionSpec, event: Event) -> CatalogEntry | None | bool:
-    """The entry ``transition`` carries for ``event``; ``False`` when the event does not fit it."""
-    if not transition.errors:
-        return None
-    ref = event.error_ref()
-    if ref is None:
-        return transition.errors[0] if len(transition.errors) == 1 else False
-    for entry in transition.errors:
-        if ref.matches(entry):
-            return entry
-    if ref.message is not None:
-        # A message the catalog does not list for this name: the name alone decides.
-        bare = ref._replace(message=None)
-        for entry in transition.errors:
-            if bare.matches(entry):
-                return entry
-    return False
-
-
 class _Engine:
     """The ``transitions`` machine for one kind, shared by all its instances."""
 
@@ -107,7 +92,7 @@ class _Engine:
         def accepts(event_data: Any) -> bool:
             event: Event = event_data.kwargs["event"]
             outcome: _Outcome = event_data.kwargs["outcome"]
-            carried = _carried_error(transition, event)
+            carried = transition.carried_error(event)
             if carried is False:
                 outcome.rejected_by.append(
                     "errors " + "|".join(e.label for e in transition.errors))
@@ -131,7 +116,8 @@ class _Engine:
 
         return record
 
-    def fire(self, instance: LifecycleMachine, event: Event) -> _Outcome:
+    def fire(self, instance: LifecycleMachine,
+             event: Event) -> tuple[TransitionSpec, CatalogEntry | None]:
         outcome = _Outcome()
         trigger = self.machine.events.get(event.trigger)
         if trigger is None:
@@ -145,10 +131,22 @@ class _Engine:
         if outcome.transition is None:
             raise GuardRejected(self.spec.kind, instance.id, instance.state, event.trigger,
                                 outcome.rejected_by)
-        return outcome
+        return outcome.transition, outcome.error
 
 
 _engines: dict[type[LifecycleMachine], _Engine] = {}
+_tables: dict[type[LifecycleMachine], CompiledTable] = {}
+
+
+def reference_fire(machine: LifecycleMachine,
+                   event: Event) -> tuple[TransitionSpec, CatalogEntry | None]:
+    """Fire ``event`` on ``machine`` with the ``transitions`` reference engine (no log line,
+    no StateChange): for differential tests against the compiled table.
+
+    Raises:
+        InvalidTransition, GuardRejected: as :meth:`LifecycleMachine.apply`.
+    """
+    return type(machine)._engine().fire(machine, event)
 
 
 class LifecycleMachine:
@@ -177,6 +175,13 @@ class LifecycleMachine:
             engine = _engines[cls] = _Engine(cls.spec)
         return engine
 
+    @classmethod
+    def _table(cls) -> CompiledTable:
+        table = _tables.get(cls)
+        if table is None:
+            table = _tables[cls] = CompiledTable(cls.spec)
+        return table
+
     @property
     def kind(self) -> str:
         """The machine kind, from the spec (``"room"``, ``"device"``, ...)."""
@@ -202,18 +207,17 @@ class LifecycleMachine:
                 transition for its trigger. The state is unchanged.
             GuardRejected: transitions exist but none accepted the event. The state is unchanged.
         """
-        kind = self.spec.kind
-        if event.machine != kind or event.target_id != self.id:
+        table = _tables.get(type(self)) or self._table()
+        kind = table.kind
+        if event.machine != kind or getattr(event, event.target_field) != self.id:
             raise InvalidTransition(kind, self.id, self.state, event.trigger,
                                     f"the event is for {event.machine} {event.target_id!r}")
         source = self.state
-        outcome = self._engine().fire(self, event)
-        transition = outcome.transition
-        assert transition is not None  # fire() raises otherwise
+        candidate, error = table.take(self, event)
         return self._emit(StateChange(
-            kind, self.id, source, self.state, event.trigger, outcome.error,
+            kind, self.id, source, self.state, event.trigger, error,
             at if at is not None else (event.at if event.at is not None else 0.0),
-            transition.role.value, event,
+            candidate.role, event,
         ))
 
     @classmethod
@@ -236,7 +240,9 @@ class LifecycleMachine:
     @staticmethod
     def _emit(change: StateChange) -> StateChange:
         """Every change goes out here: one structlog line, then the observers."""
-        _log.info("transition", machine=change.machine, id=change.id, source=change.source,
+        # bind() first: the lazy proxy's attribute lookup costs more than the (filtered) call,
+        # and with cache_logger_on_first_use bind() is a plain return of the cached logger.
+        _log.bind().info("transition", machine=change.machine, id=change.id, source=change.source,
                   dest=change.dest, trigger=change.event,
                   error=change.error.id if change.error else None, at=change.at)
         for observer in _observers:

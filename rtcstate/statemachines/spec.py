@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.errors import SpecError
@@ -133,6 +133,29 @@ class TransitionSpec:
         """Whether the transition leaves the state as it is."""
         return self.dest is None
 
+    def carried_error(self, event: Event) -> CatalogEntry | None | Literal[False]:
+        """The catalog entry this transition carries for ``event``: ``None`` when it carries
+        none, ``False`` when ``event`` reports an error it does not carry (so it cannot fire).
+
+        An event reporting no error gets the transition's only error. A message the catalog
+        does not list for the reported name falls back to the name alone.
+        """
+        errors = self.errors
+        if not errors:
+            return None
+        ref = event.error_ref()
+        if ref is None:
+            return errors[0] if len(errors) == 1 else False
+        for entry in errors:
+            if ref.matches(entry):
+                return entry
+        if ref.message is not None:
+            bare = ref._replace(message=None)
+            for entry in errors:
+                if bare.matches(entry):
+                    return entry
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class Edge:
@@ -175,13 +198,19 @@ class MachineSpec:
         problems = list(self._problems())
         if problems:
             raise SpecError(self.kind, problems)
+        # A frozen dataclass: these indexes are set once, here, and never change.
+        object.__setattr__(self, "_by_name", {state.name: state for state in self.states})
+        object.__setattr__(self, "timed_states", frozenset(
+            state.name for state in self.states if state.timeout is not None))
 
     def state(self, name: str) -> StateSpec:
         """The state called ``name``. Raises ``KeyError``."""
-        for state in self.states:
-            if state.name == name:
-                return state
-        raise KeyError(name)
+        by_name: dict[str, StateSpec] = self.__dict__.get("_by_name") or {
+            state.name: state for state in self.states}
+        return by_name[name]
+
+    timed_states: frozenset[str] = field(init=False, default=frozenset(), compare=False)
+    """Names of the states that have a timeout (set when the spec is built)."""
 
     @property
     def state_names(self) -> tuple[str, ...]:
