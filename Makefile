@@ -28,6 +28,7 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_machines.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info

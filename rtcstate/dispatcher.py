@@ -448,7 +448,7 @@ class Dispatcher:
             elif machine is None:
                 raise UnknownMachine(event.machine, event.target_id)
             else:
-                change = machine.apply(event, at=at)
+                change = machine._apply_routed(event, at)  # routed by (kind, id) just above
         except RtcRuntimeError as exc:
             counts.rejected += 1
             self._reject(exc, event, source)

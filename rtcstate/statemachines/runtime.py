@@ -207,11 +207,15 @@ class LifecycleMachine:
                 transition for its trigger. The state is unchanged.
             GuardRejected: transitions exist but none accepted the event. The state is unchanged.
         """
+        if event.machine != self.spec.kind or getattr(event, event.target_field) != self.id:
+            raise InvalidTransition(self.spec.kind, self.id, self.state, event.trigger,
+                                    f"the event is for {event.machine} {event.target_id!r}")
+        return self._apply_routed(event, at)
+
+    def _apply_routed(self, event: Event, at: float | None) -> StateChange:
+        """:meth:`apply` for an event already routed to this machine by kind and id."""
         table = _tables.get(type(self)) or self._table()
         kind = table.kind
-        if event.machine != kind or getattr(event, event.target_field) != self.id:
-            raise InvalidTransition(kind, self.id, self.state, event.trigger,
-                                    f"the event is for {event.machine} {event.target_id!r}")
         source = self.state
         candidate, error = table.take(self, event)
         return self._emit(StateChange(
