@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import trio
 
 from rtcstate.models import StateChange
 from rtcstate.statemachines import LifecycleMachine
@@ -43,3 +46,13 @@ def due(machine: LifecycleMachine) -> tuple[float, Any]:
     pending = machine.pending_timeout()
     assert pending is not None, f"{machine!r} has no timeout in state {machine.state!r}"
     return pending
+
+
+def task_count(backend: str) -> int:
+    """Every task alive in the running event loop, counted the backend's own way."""
+    if backend == "trio":
+        def walk(task: Any) -> int:
+            return 1 + sum(walk(t) for n in task.child_nurseries for t in n.child_tasks)
+
+        return walk(trio.lowlevel.current_root_task())
+    return len(asyncio.all_tasks())

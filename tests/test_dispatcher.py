@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any
 
@@ -24,6 +23,8 @@ from rtcstate import (
     VirtualClock,
 )
 
+from .helpers import task_count
+
 ROOM = "r"
 OPTIONS = ConnectOptions(room_name=ROOM, identity="alice",
                          notify_warnings=frozenset({"recording-media-lost"}))
@@ -43,16 +44,6 @@ def new_dispatcher(clock: VirtualClock | None = None) -> Dispatcher:
     dispatcher.add(RoomMachine(OPTIONS))
     dispatcher.add(LocalTrackPublicationMachine.for_options("camera", "video", OPTIONS))
     return dispatcher
-
-
-def _task_count(backend: str) -> int:
-    """Every task alive in the event loop, counted the backend's own way."""
-    if backend == "trio":
-        def walk(task: Any) -> int:
-            return 1 + sum(walk(t) for n in task.child_nurseries for t in n.child_tasks)
-
-        return walk(trio.lowlevel.current_root_task())
-    return len(asyncio.all_tasks())
 
 
 async def test_events_are_applied_in_order_and_streamed() -> None:
@@ -167,15 +158,15 @@ async def test_a_timeout_that_lost_the_race_is_rejected_as_stale() -> None:
 
 
 async def test_leaving_the_block_leaves_no_task_and_cancels_timers(anyio_backend: str) -> None:
-    before = _task_count(anyio_backend)
+    before = task_count(anyio_backend)
     dispatcher = Dispatcher()  # real time: an AnyioClock with a task per timer
     dispatcher.add(RoomMachine(OPTIONS))
     async with dispatcher:
         await dispatcher.send(room_event("connect", identity="alice"))
         await dispatcher.send(room_event("connect_failed", error_code=53000))  # 1 s back-off
         await dispatcher.drain()
-        assert _task_count(anyio_backend) == before + 2  # the worker and the back-off timer
-    assert _task_count(anyio_backend) == before
+        assert task_count(anyio_backend) == before + 2  # the worker and the back-off timer
+    assert task_count(anyio_backend) == before
     assert dispatcher.get("room", ROOM).state == "waiting_to_retry"
 
 

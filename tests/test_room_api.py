@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from types import TracebackType
 from typing import Any, Self
@@ -10,7 +9,6 @@ from typing import Any, Self
 import anyio
 import pytest
 import structlog
-import trio
 
 from rtcstate import (
     ConnectOptions,
@@ -24,21 +22,14 @@ from rtcstate.adapters.memory import MemoryRoomService
 from rtcstate.models import Event
 from rtcstate.room import connect
 
+from .helpers import task_count
+
 pytestmark = pytest.mark.anyio
 ROOM = "r"
 
 
 def options(**extra: Any) -> ConnectOptions:
     return ConnectOptions.model_validate({"room_name": ROOM, "identity": "alice", **extra})
-
-
-def task_count(backend: str) -> int:
-    if backend == "trio":
-        def walk(task: Any) -> int:
-            return 1 + sum(walk(t) for n in task.child_nurseries for t in n.child_tasks)
-
-        return walk(trio.lowlevel.current_root_task())
-    return len(asyncio.all_tasks())
 
 
 async def test_local_actions() -> None:
