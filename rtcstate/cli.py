@@ -160,7 +160,8 @@ def demo(
         if change.error is not None:
             console.print(Text(f"{'':>10}-> {change.error.solution}", style="dim green"))
 
-    result = run_story_sync(seed=seed, faults=faults, listener=show)  # type: ignore[arg-type]
+    result = run_story_sync(seed=seed, faults="random" if faults == "random" else "none",
+                            listener=show)
     if not as_json:
         for note in result.skipped:
             console.print(Text(f"skipped: {note}", style="yellow"))

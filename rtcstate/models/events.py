@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, TypeAlias
+from typing import Annotated, TypeAlias, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -146,7 +146,7 @@ def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
     """
     try:
         if type(raw) is dict:  # the common case first
-            return _validator.validate_python(raw)  # type: ignore[no-any-return]
+            return cast(Event, _validator.validate_python(raw))
     except ValidationError as exc:
         raise _invalid_event(exc, raw) from exc
     if isinstance(raw, Event):
@@ -155,8 +155,8 @@ def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
         raw = raw.model_dump()  # made without validation (model_construct): validate it now
     try:
         if isinstance(raw, str | bytes):
-            return _validator.validate_json(raw)  # type: ignore[no-any-return]
-        return _validator.validate_python(raw)  # type: ignore[no-any-return]
+            return cast(Event, _validator.validate_json(raw))
+        return cast(Event, _validator.validate_python(raw))
     except ValidationError as exc:
         raise _invalid_event(exc, raw) from exc
 
