@@ -82,8 +82,7 @@ class CompiledTable:
             if candidate.errors:
                 carried = candidate.transition.carried_error(event)
                 if carried is False:
-                    refused.append(
-                        "errors " + "|".join(e.label for e in candidate.transition.errors))
+                    refused.append(candidate.transition.errors_label)
                     continue
             guard = candidate.guard
             if guard is not None and not guard(machine, event):

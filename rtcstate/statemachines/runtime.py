@@ -94,8 +94,7 @@ class _Engine:
             outcome: _Outcome = event_data.kwargs["outcome"]
             carried = transition.carried_error(event)
             if carried is False:
-                outcome.rejected_by.append(
-                    "errors " + "|".join(e.label for e in transition.errors))
+                outcome.rejected_by.append(transition.errors_label)
                 return False
             if guard is not None and not guard.check(event_data.model, event):
                 outcome.rejected_by.append(guard.name)

@@ -133,6 +133,11 @@ class TransitionSpec:
         """Whether the transition leaves the state as it is."""
         return self.dest is None
 
+    @property
+    def errors_label(self) -> str:
+        """How a refusal names the errors this transition carries: ``"errors 53002|53205"``."""
+        return "errors " + "|".join(e.label for e in self.errors)
+
     def carried_error(self, event: Event) -> CatalogEntry | None | Literal[False]:
         """The catalog entry this transition carries for ``event``: ``None`` when it carries
         none, ``False`` when ``event`` reports an error it does not carry (so it cannot fire).
