@@ -93,9 +93,13 @@ def example_event(machine: LifecycleMachine, edge: Edge) -> Event:
     return example_events(machine, edge)[0]
 
 
-def _take(machine: LifecycleMachine, edge: Edge) -> tuple[LifecycleMachine, Event] | None:
-    """A copy of ``machine`` moved along ``edge``, and the event that did it; None if none does."""
-    for event in example_events(machine, edge):
+def _take(machine: LifecycleMachine, edge: Edge,
+          events: Sequence[Event] | None = None) -> tuple[LifecycleMachine, Event] | None:
+    """A copy of ``machine`` moved along ``edge``, and the event that did it; None if none does.
+
+    Tries ``events`` in order (default: :func:`example_events`).
+    """
+    for event in events if events is not None else example_events(machine, edge):
         trial = copy.copy(machine)
         try:
             change = trial.apply(event)
@@ -120,13 +124,7 @@ def shortest_path_to(factory: Callable[[], LifecycleMachine],
     seen = {start.state}
     while queue:
         machine, path = queue.popleft()
-        for edge in edges:
-            if edge.source != machine.state:
-                continue
-            taken = _take(machine, edge)
-            if taken is None:
-                continue
-            moved, event = taken
+        for edge, moved, event in _moves(machine, edges):
             steps = [*path, PathStep(edge, event)]
             if edge == target:
                 return steps
@@ -248,15 +246,10 @@ def random_walk(factory: Callable[[], LifecycleMachine], *, seed: int,
                    for event in example_events(machine, edge)]
         rng.shuffle(choices)
         for edge, event in choices:
-            trial = copy.copy(machine)
-            try:
-                change = trial.apply(event)
-            except InvalidTransition:
-                continue
-            if (change.source, change.event, change.dest) == (edge.source, edge.trigger,
-                                                              edge.dest):
+            taken = _take(machine, edge, [event])
+            if taken is not None:
+                machine = taken[0]
                 path.append(PathStep(edge, event))
-                machine = trial
                 break
         else:
             break  # nothing can be taken from here
