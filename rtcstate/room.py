@@ -85,7 +85,7 @@ class Room:
         self._actions_send, self._actions = anyio.create_memory_object_stream[_Action](math.inf)
         self._pumped = 0
         self._actions_pending = 0
-        self._changed = anyio.Event()
+        self._changed: anyio.Event | None = None  # made only while wait_until waits
         self._last_error: catalog.CatalogEntry | None = None
         self._leaving = False
 
@@ -130,7 +130,7 @@ class Room:
             InvalidTransition: the track cannot be published in its state.
             ValueError: no track ``name`` exists and no ``kind`` was given.
         """
-        track = self.local_tracks.get(name)
+        track = self._find_track(name)
         if track is None:
             if kind is None:
                 raise ValueError(f"no local track {name!r}; give its kind to create one "
@@ -200,6 +200,8 @@ class Room:
             return await self.transport.virtual_time.run_until(predicate, within=within)
         with anyio.move_on_after(within):
             while not predicate():
+                if self._changed is None:
+                    self._changed = anyio.Event()
                 await self._changed.wait()
         return predicate()
 
@@ -209,8 +211,12 @@ class Room:
         return {key[1]: machine for key, machine in self.dispatcher.machines.items()
                 if key[0] == kind and isinstance(machine, cls)}
 
+    def _find_track(self, name: str) -> LocalTrackPublicationMachine | None:
+        track = self.dispatcher.machines.get(("local_track", name))
+        return track if isinstance(track, LocalTrackPublicationMachine) else None
+
     def _track(self, name: str) -> LocalTrackPublicationMachine:
-        track = self.local_tracks.get(name)
+        track = self._find_track(name)
         if track is None:
             raise ValueError(f"no local track {name!r} (known: {sorted(self.local_tracks)})")
         return track
@@ -222,8 +228,9 @@ class Room:
         return await self.dispatcher.submit(event, source="app")
 
     def _react(self, change: StateChange) -> None:
-        changed, self._changed = self._changed, anyio.Event()
-        changed.set()
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
         if change.machine != "room":
             return
         if change.error is not None:
