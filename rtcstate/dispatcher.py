@@ -122,22 +122,35 @@ class SourceStats:
 class DispatchStats:
     """Counts of what a dispatcher was offered and what became of it.
 
-    ``received == applied + rejected + pending`` at all times, in total and per source.
+    ``received == applied + rejected + pending`` at all times, in total and per source. The
+    totals are sums over :attr:`by_source` (one counter per event, not two, on the hot path).
     """
 
-    received: int = 0
-    applied: int = 0
-    rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     by_source: dict[str, SourceStats] = field(default_factory=dict)
 
     @property
+    def received(self) -> int:
+        """Events offered, from every source."""
+        return sum(counts.received for counts in self.by_source.values())
+
+    @property
+    def applied(self) -> int:
+        """Events applied, from every source."""
+        return sum(counts.applied for counts in self.by_source.values())
+
+    @property
+    def rejected(self) -> int:
+        """Events rejected, from every source."""
+        return sum(counts.rejected for counts in self.by_source.values())
+
+    @property
     def pending(self) -> int:
         """Events received and not yet applied or rejected."""
-        return self.received - self.applied - self.rejected
+        return sum(counts.received - counts.applied - counts.rejected
+                   for counts in self.by_source.values())
 
     def _received(self, source: str) -> SourceStats:
-        self.received += 1
         counts = self.by_source.get(source)
         if counts is None:
             counts = self.by_source[source] = SourceStats()
@@ -422,13 +435,14 @@ class Dispatcher:
                         outcome.change = change
                 if outcome is not None:
                     outcome.done.set()
-                if not self.stats.pending and self._idle is not None:
+                if self._idle is not None and not self.stats.pending:
                     self._idle.set()
                     self._idle = None
 
     def _apply(self, raw: RawEvent | _TimerFired, source: str,
                counts: SourceStats) -> StateChange:
         """Apply one item; a rejection is logged and counted, then raised."""
+        # The hot path of every event: attribute loads are kept to a minimum on purpose.
         event: Event | None = None
         try:
             if isinstance(raw, _TimerFired):
@@ -442,24 +456,24 @@ class Dispatcher:
             if at is None:
                 clock = self._clock
                 at = clock.now() if clock is not None else 0.0
-            if type(event) in _CREATION_EVENTS:
+            if machine is not None and type(event) not in _CREATION_EVENTS:
+                change = machine._apply_routed(event, at)  # routed by (kind, id) just above
+            elif type(event) in _CREATION_EVENTS:
                 machine = self._create(event, machine)
                 change = machine.created(event, at=at)
-            elif machine is None:
-                raise UnknownMachine(event.machine, event.target_id)
             else:
-                change = machine._apply_routed(event, at)  # routed by (kind, id) just above
+                raise UnknownMachine(event.machine, event.target_id)
         except RtcRuntimeError as exc:
             counts.rejected += 1
             self._reject(exc, event, source)
             raise
-        self.stats.applied += 1
         counts.applied += 1
-        if change.dest != change.source:
+        dest = change.dest
+        if dest != change.source:
             # Timers only where states have timeouts: most transitions skip this entirely.
             if self._timers:
                 self._cancel_timeout(machine)
-            if change.dest in machine.spec.timed_states:
+            if dest in machine.spec.timed_states:
                 self._schedule_timeout(machine)
         for listener in self._listeners:
             listener(change)
@@ -495,7 +509,6 @@ class Dispatcher:
         """Count and log a rejection: at error level when a transport sent it (an adapter
         emitting what the model forbids deserves attention), else at warning level."""
         reason = _reason(exc)
-        self.stats.rejected += 1
         self.stats.rejected_by_reason[reason] += 1
         log = _log.error if source == "transport" else _log.warning
         log("event_rejected", reason=reason, source=source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -124,6 +125,22 @@ async def test_one_structlog_line_per_transition() -> None:
         {"machine": "room", "id": ROOM, "source": "connecting", "dest": "disconnected",
          "trigger": "connect_failed", "error": "53106-room-not-found", "at": 0.0},
     ]
+
+
+@pytest.mark.parametrize(("level", "lines"), [(logging.INFO, 1), (logging.WARNING, 0)])
+def test_transition_lines_honour_the_log_level(level: int, lines: int) -> None:
+    seen: list[str] = []
+
+    def record(logger: object, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        seen.append(event_dict["event"])
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[record],
+                        wrapper_class=structlog.make_filtering_bound_logger(level))
+    dispatcher = Dispatcher()
+    dispatcher.add(RoomMachine(OPTIONS))
+    dispatcher.dispatch(room_event("connect", identity="alice"))
+    assert seen == ["transition"] * lines
 
 
 async def test_advance_fires_timeouts_at_their_own_instant() -> None:

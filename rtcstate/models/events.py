@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Annotated, TypeAlias, cast
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeAlias, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -133,6 +133,12 @@ def _collect_types() -> dict[str, type[Event]]:
 EVENT_TYPES: Mapping[str, type[Event]] = _collect_types()
 """Every event type string mapped to its model class."""
 
+# One model's own validator, found by the ``type`` string, skips the union's discriminator
+# dispatch (about a quarter of a microsecond per event). Anything it refuses is validated again
+# through the union, so errors read the same whichever path found them.
+_VALIDATE_BY_TYPE: dict[object, Callable[[object], Any]] = {
+    name: cls.__pydantic_validator__.validate_python for name, cls in EVENT_TYPES.items()}
+
 
 def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
     """Validate raw input into an event model.
@@ -144,11 +150,18 @@ def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
     Raises:
         InvalidEvent: the input is not a valid event; ``fields`` names what is wrong.
     """
-    try:
-        if type(raw) is dict:  # the common case first
+    if type(raw) is dict:  # the common case first
+        validate = _VALIDATE_BY_TYPE.get(raw.get("type"))
+        if validate is not None:
+            try:
+                event: Event = validate(raw)  # not cast(): that is a call per event
+                return event
+            except ValidationError:
+                pass  # reported below, through the union
+        try:
             return cast(Event, _validator.validate_python(raw))
-    except ValidationError as exc:
-        raise _invalid_event(exc, raw) from exc
+        except ValidationError as exc:
+            raise _invalid_event(exc, raw) from exc
     if isinstance(raw, Event):
         if _complete(raw):
             return raw

@@ -16,6 +16,7 @@ under asyncio and trio.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -33,6 +34,9 @@ from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
 __all__ = ["LifecycleMachine", "observe_transitions", "reference_fire"]
 
 _log = structlog.get_logger("rtcstate")
+
+# StateChange's generated __new__ is one Python frame more than building the tuple directly.
+_new_change = tuple.__new__
 
 TransitionObserver = Callable[[StateChange], None]
 _observers: list[TransitionObserver] = []
@@ -148,6 +152,22 @@ def reference_fire(machine: LifecycleMachine,
     return type(machine)._engine().fire(machine, event)
 
 
+def _emit(change: StateChange) -> StateChange:
+    """Every change goes out here: one structlog line, then the observers."""
+    # bind() first: the lazy proxy's attribute lookup costs more than the call, and with
+    # cache_logger_on_first_use bind() is a plain return of the cached logger. Asking the
+    # filtering logger first spares building seven keyword arguments for a filtered line.
+    logger = _log.bind()
+    enabled = getattr(logger, "is_enabled_for", None)
+    if enabled is None or enabled(logging.INFO):
+        logger.info("transition", machine=change.machine, id=change.id,
+                    source=change.source, dest=change.dest, trigger=change.event,
+                    error=change.error.id if change.error else None, at=change.at)
+    for observer in _observers:
+        observer(change)
+    return change
+
+
 class LifecycleMachine:
     """An instance of a lifecycle: an id, a state, and a few fields of its own.
 
@@ -217,11 +237,11 @@ class LifecycleMachine:
         kind = table.kind
         source = self.state
         candidate, error = table.take(self, event)
-        return self._emit(StateChange(
+        return _emit(_new_change(StateChange, (
             kind, self.id, source, self.state, event.trigger, error,
             at if at is not None else (event.at if event.at is not None else 0.0),
             candidate.role, event,
-        ))
+        )))
 
     @classmethod
     def from_event(cls, event: Event) -> LifecycleMachine:
@@ -234,23 +254,11 @@ class LifecycleMachine:
 
     def created(self, event: Event, *, at: float | None = None) -> StateChange:
         """The change that records this machine's creation by ``event`` (``source`` is None)."""
-        return self._emit(StateChange(
+        return _emit(StateChange(
             self.spec.kind, self.id, None, self.state, event.trigger, None,
             at if at is not None else (event.at if event.at is not None else 0.0),
             "ordinary", event,
         ))
-
-    @staticmethod
-    def _emit(change: StateChange) -> StateChange:
-        """Every change goes out here: one structlog line, then the observers."""
-        # bind() first: the lazy proxy's attribute lookup costs more than the (filtered) call,
-        # and with cache_logger_on_first_use bind() is a plain return of the cached logger.
-        _log.bind().info("transition", machine=change.machine, id=change.id, source=change.source,
-                  dest=change.dest, trigger=change.event,
-                  error=change.error.id if change.error else None, at=change.at)
-        for observer in _observers:
-            observer(change)
-        return change
 
     def apply_raw(self, raw: Event | Mapping[str, object] | str | bytes,
                   *, at: float | None = None) -> StateChange:
