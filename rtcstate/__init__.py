@@ -20,6 +20,7 @@ from rtcstate.catalog import CatalogEntry
 from rtcstate.clock import AnyioClock, Clock, VirtualClock
 from rtcstate.dispatcher import Dispatcher, DispatchStats
 from rtcstate.errors import (
+    AccessTokenError,
     CameraNoFramesError,
     CatalogError,
     ConnectError,
@@ -47,6 +48,7 @@ from rtcstate.errors import (
     SignalingConnectionTimeoutError,
     SignalingServerBusyError,
     SpecError,
+    TransportError,
     UnknownCatalogEntry,
     UnknownMachine,
     error_for,
@@ -72,6 +74,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "SPECS",
     "AnyioClock",
+    "AccessTokenError",
     "CameraNoFramesError",
     "CatalogEntry",
     "CatalogError",
@@ -114,6 +117,7 @@ __all__ = [
     "SignalingServerBusyError",
     "SpecError",
     "StateChange",
+    "TransportError",
     "UnknownCatalogEntry",
     "UnknownMachine",
     "VirtualClock",

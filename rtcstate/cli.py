@@ -6,11 +6,12 @@ object per line, for streams) with ``--json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import structlog
 import typer
@@ -270,6 +271,167 @@ def paths(
     console.print(Text(f"\n{len(tour.covered)} of {tour.edges} transitions in a tour of "
                        f"{tour.length} steps ({tour.length / tour.edges:.2f} per transition)",
                        style="bold"))
+
+
+_SECRET_HELP = "The key tokens are signed with (32+ bytes); default: $RTCSTATE_SECRET."
+
+
+def _secret(secret: str | None, command: str) -> str:
+    import os
+
+    found = secret or os.environ.get("RTCSTATE_SECRET")
+    if not found:
+        Console(stderr=True).print(f"[red]rtcstate {command}:[/red] give --secret or set "
+                                   "RTCSTATE_SECRET")
+        raise typer.Exit(2)
+    return found
+
+
+def _aiortc_extra(command: str) -> None:
+    try:
+        import rtcstate.adapters.aiortc  # noqa: F401
+    except ImportError as exc:
+        Console(stderr=True).print(f"[red]rtcstate {command}:[/red] {exc}")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 7880,
+    secret: Annotated[str | None, typer.Option(help=_SECRET_HELP)] = None,
+    max_participants: Annotated[int, typer.Option(help="Per room (53105 beyond).")] = 50,
+    ad_hoc_rooms: Annotated[bool, typer.Option(
+        help="Create rooms on first join; --no-ad-hoc-rooms refuses unknown ones (53106).")]
+    = True,
+    room: Annotated[list[str] | None, typer.Option(help="A room that exists from the start.")]
+    = None,
+    reconnect_window: Annotated[float, typer.Option(
+        help="Seconds an interrupted participant is held to resume.")] = 30.0,
+    heartbeat_timeout: Annotated[float, typer.Option(
+        help="Seconds of silence after which a participant is interrupted.")] = 1.0,
+    media_timeout: Annotated[float, typer.Option(
+        help="Seconds without frames before recording-media-lost.")] = 30.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to stderr.")] = False,
+) -> None:
+    """Run the reference room server (WebSocket signaling + aiortc media) until interrupted."""
+    _aiortc_extra("serve")
+    from rtcstate.adapters.aiortc.jobs import serve_forever
+    from rtcstate.adapters.aiortc.server import RoomServer
+
+    _quiet_logs(verbose)
+    server = RoomServer(_secret(secret, "serve"), host=host, port=port,
+                        max_participants=max_participants, ad_hoc_rooms=ad_hoc_rooms,
+                        rooms=room or (), reconnect_window=reconnect_window,
+                        heartbeat_timeout=heartbeat_timeout, media_timeout=media_timeout)
+
+    def ready(url: str) -> None:
+        typer.echo(f"listening on {url}")
+        sys.stdout.flush()
+
+    import anyio
+
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve_forever, server, ready)
+
+
+@app.command()
+def token(
+    identity: Annotated[str, typer.Option(help="Who joins.")],
+    room: Annotated[str, typer.Option(help="The room the token grants.")],
+    secret: Annotated[str | None, typer.Option(help=_SECRET_HELP)] = None,
+    ttl: Annotated[float, typer.Option(help="Seconds the token is valid.")] = 3600.0,
+) -> None:
+    """Print an access token for the reference room server."""
+    _aiortc_extra("token")
+    from rtcstate.adapters.aiortc.tokens import create_access_token
+
+    typer.echo(create_access_token(_secret(secret, "token"), identity=identity, room=room,
+                                   ttl=ttl))
+
+
+@app.command()
+def join(
+    url: Annotated[str, typer.Argument(help="The room server, ws://host:port.")],
+    room: Annotated[str, typer.Option(help="The room to join.")],
+    identity: Annotated[str, typer.Option(help="Who to join as.")],
+    access_token: Annotated[str | None, typer.Option(
+        "--token", help="An access token; default: made from --secret / $RTCSTATE_SECRET.")]
+    = None,
+    secret: Annotated[str | None, typer.Option(help=_SECRET_HELP)] = None,
+    publish: Annotated[list[str] | None, typer.Option(
+        help="NAME:KIND to publish a synthetic track, e.g. camera:video (repeatable).")]
+    = None,
+    notify_warnings: Annotated[bool, typer.Option(
+        "--notify-warnings", help="Ask for recording-media-lost warnings.")] = False,
+    reconnect_window: Annotated[float, typer.Option(
+        help="Seconds to keep reconnecting before giving up (53001).")] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per change.")]
+    = False,
+) -> None:
+    """Join a room over real WebRTC as a bot and print its lifecycle until it ends.
+
+    Leaves when stdin closes or on Ctrl-C; exits 0 when it left on its own terms, 1 when the
+    room was lost, 2 on bad arguments, 4 when joining failed.
+    """
+    _aiortc_extra("join")
+    import anyio
+
+    from rtcstate.adapters.aiortc.jobs import follow_room
+    from rtcstate.adapters.aiortc.tokens import create_access_token
+    from rtcstate.adapters.aiortc.transport import AiortcTransport
+    from rtcstate.errors import RtcRuntimeError
+    from rtcstate.models import ConnectOptions, ReconnectPolicy
+
+    err = Console(stderr=True, soft_wrap=True)
+    tracks: list[tuple[str, Literal["audio", "video"]]] = []
+    for spec in publish or ():
+        name, _, kind = spec.partition(":")
+        if not name or kind not in ("audio", "video"):
+            err.print(f"[red]rtcstate join:[/red] --publish is NAME:audio or NAME:video, "
+                      f"not {spec!r}")
+            raise typer.Exit(2)
+        tracks.append((name, "audio" if kind == "audio" else "video"))
+    credential = access_token or create_access_token(_secret(secret, "join"),
+                                                     identity=identity, room=room)
+    _quiet_logs(False)
+    options = ConnectOptions(
+        room_name=room, identity=identity,
+        notify_warnings=frozenset({"recording-media-lost"}) if notify_warnings else frozenset(),
+        reconnect=ReconnectPolicy(window=reconnect_window))
+    console = Console(highlight=False, soft_wrap=True)
+    lost: list[StateChange] = []
+
+    def show(change: StateChange) -> None:
+        if change.machine == "room" and change.dest == "disconnected" and change.error:
+            lost.append(change)
+        if as_json:
+            typer.echo(_change_json(identity, change))
+            sys.stdout.flush()
+        else:
+            console.print(_format_change(identity, change))
+
+    async def main() -> None:
+        stop = anyio.Event()
+
+        async def watch_stdin() -> None:
+            await anyio.to_thread.run_sync(sys.stdin.read, abandon_on_cancel=True)
+            stop.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch_stdin)
+            await follow_room(AiortcTransport(url, credential), options, tracks, show, stop)
+            tasks.cancel_scope.cancel()
+
+    try:
+        anyio.run(main)
+    except RtcRuntimeError as exc:
+        err.print(f"[red]rtcstate join:[/red] {exc}")
+        raise typer.Exit(4) from None
+    except KeyboardInterrupt:
+        pass
+    if lost:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ not allow, or an error from the catalog raised to the application)::
         │   └── GuardRejected           ... a transition exists, but its guard said no
         ├── UnknownMachine              no machine is registered for the event's target
         ├── UnknownCatalogEntry         a catalog lookup matched nothing (also a LookupError)
+        ├── TransportError              a transport failed in a way the catalog does not name
+        │   └── AccessTokenError        the room server refused the access token
         └── CatalogError                an error from the catalog; ``entry`` says which
             ├── ConnectError            phase "connect": joining the Room failed
             │   ├── SignalingConnectionError              53000
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from rtcstate.catalog import CatalogEntry
 
 __all__ = [
+    "AccessTokenError",
     "CameraNoFramesError",
     "CatalogError",
     "ConnectError",
@@ -78,6 +81,7 @@ __all__ = [
     "SignalingConnectionTimeoutError",
     "SignalingServerBusyError",
     "SpecError",
+    "TransportError",
     "UnknownCatalogEntry",
     "UnknownMachine",
     "error_for",
@@ -194,6 +198,33 @@ class UnknownCatalogEntry(RtcRuntimeError, LookupError):
     def __init__(self, query: object, hint: str = "") -> None:
         self.query = query
         super().__init__(f"no catalog entry matches {query!r}" + (f"; {hint}" if hint else ""))
+
+
+class TransportError(RtcRuntimeError):
+    """A transport failed in a way the guide's catalog does not name (a backend error,
+    converted at the adapter's boundary; the original is ``__cause__``).
+
+    Attributes:
+        backend: which adapter raised it (``"aiortc"``, ...).
+    """
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+
+class AccessTokenError(TransportError):
+    """The room server refused the access token; joining again with it cannot succeed.
+
+    Attributes:
+        reason: ``"malformed"``, ``"bad_signature"``, ``"expired"``, ``"wrong_room"`` or
+            ``"missing_grant"``.
+    """
+
+    def __init__(self, reason: str, detail: str, *, backend: str = "token") -> None:
+        super().__init__(f"access token refused ({reason}): {detail}", backend=backend)
+        self.reason = reason
+        self.detail = detail
 
 
 class CatalogError(RtcRuntimeError):

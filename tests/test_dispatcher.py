@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import MutableMapping
 from typing import Any
 
 import anyio
@@ -131,7 +132,8 @@ async def test_one_structlog_line_per_transition() -> None:
 def test_transition_lines_honour_the_log_level(level: int, lines: int) -> None:
     seen: list[str] = []
 
-    def record(logger: object, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def record(logger: object, method: str,
+               event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         seen.append(event_dict["event"])
         raise structlog.DropEvent
 

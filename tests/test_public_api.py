@@ -20,11 +20,16 @@ PUBLIC_MODULES = [
     "rtcstate.adapters.base", "rtcstate.adapters.memory", "rtcstate.room", "rtcstate.devices",
     "rtcstate.diagrams", "rtcstate.testing.paths", "rtcstate.testing.stateful",
     "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
+    "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.transport",
+    "rtcstate.adapters.aiortc.server", "rtcstate.adapters.aiortc.tokens",
+    "rtcstate.adapters.aiortc.protocol", "rtcstate.adapters.aiortc.media",
+    "rtcstate.adapters.aiortc.jobs",
 ]
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.
 TOP_LEVEL = [
-    "SPECS", "AnyioClock", "CameraNoFramesError", "CatalogEntry", "CatalogError", "Clock",
+    "SPECS", "AccessTokenError", "AnyioClock", "CameraNoFramesError", "CatalogEntry",
+    "CatalogError", "Clock",
     "ConnectError", "ConnectOptions", "DevicePermissionMachine", "DisconnectError",
     "DispatchStats", "Dispatcher", "Event", "GuardRejected", "InvalidEvent", "InvalidTransition",
     "LifecycleMachine", "LocalTrackPublicationMachine", "MachineSpec", "MediaConnectionError",
@@ -35,7 +40,8 @@ TOP_LEVEL = [
     "RoomMaxParticipantsExceededError", "RoomNotFoundError", "RtcRuntimeError", "RtcStateError",
     "SignalingConnectionDisconnectedError", "SignalingConnectionError",
     "SignalingConnectionTimeoutError", "SignalingServerBusyError", "SpecError", "StateChange",
-    "UnknownCatalogEntry", "UnknownMachine", "VirtualClock", "__version__", "audio_level",
+    "TransportError", "UnknownCatalogEntry", "UnknownMachine", "VirtualClock", "__version__",
+    "audio_level",
     "catalog", "connect", "error_for", "parse_event",
 ]
 

@@ -1,0 +1,249 @@
+"""The signaling protocol between :class:`RoomServer` and :class:`AiortcTransport`.
+
+One JSON object per WebSocket text message, validated on both ends by the models below (one
+discriminated union per direction). A message over :data:`MAX_MESSAGE_BYTES` is refused by the
+WebSocket layer itself (close code 1009); a malformed one is answered with :class:`Problem` and
+otherwise ignored.
+
+Media goes over one aiortc peer connection per published track (the client offers) and one per
+subscription (the server offers): adding or removing a track never renegotiates a live
+connection (aiortc cannot remove a track), and after a reconnection every connection is simply
+made anew (aiortc has no ICE restart).
+
+Client to server: ``join``, ``resume``, ``publish``, ``unpublish``, ``answer``, ``leave``,
+``ping``. Server to client: ``joined``, ``refused``, ``resumed``, ``published``, ``offer``,
+``participant``, ``track``, ``warning``, ``disconnected``, ``pong``, ``problem``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from rtcstate.models.base import TrackKind, WarningName
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "Answer",
+    "ClientMessage",
+    "Disconnected",
+    "Join",
+    "Joined",
+    "Leave",
+    "Offer",
+    "ParticipantInfo",
+    "ParticipantNotice",
+    "Ping",
+    "Pong",
+    "Problem",
+    "Publish",
+    "Published",
+    "Refused",
+    "Resume",
+    "Resumed",
+    "ServerMessage",
+    "TrackInfo",
+    "TrackNotice",
+    "Unpublish",
+    "WarningNotice",
+    "client_messages",
+    "server_messages",
+]
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""The largest signaling message either side accepts (an SDP is a few kilobytes)."""
+
+_Sid = Annotated[str, Field(min_length=1, max_length=64)]
+_Name = Annotated[str, Field(min_length=1, max_length=256)]
+_Sdp = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_BYTES)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# -- client to server ------------------------------------------------------------------------
+
+class Join(_Message):
+    """Join the room the token grants; ask for the warnings to be told about."""
+
+    type: Literal["join"] = "join"
+    room: _Name
+    token: Annotated[str, Field(min_length=1, max_length=8192)]
+    notify_warnings: tuple[WarningName, ...] = ()
+
+
+class Resume(_Message):
+    """Come back after losing the connection, as the participant the server still holds."""
+
+    type: Literal["resume"] = "resume"
+    room: _Name
+    token: Annotated[str, Field(min_length=1, max_length=8192)]
+    participant_sid: _Sid
+    resume_key: _Sid
+
+
+class Publish(_Message):
+    """Publish a track: the offer of a new peer connection that carries only it."""
+
+    type: Literal["publish"] = "publish"
+    name: _Name
+    kind: TrackKind
+    sdp: _Sdp
+
+
+class Unpublish(_Message):
+    """Stop publishing a track (its peer connection is closed)."""
+
+    type: Literal["unpublish"] = "unpublish"
+    name: _Name
+
+
+class Answer(_Message):
+    """The answer to a subscription :class:`Offer`."""
+
+    type: Literal["answer"] = "answer"
+    track_sid: _Sid
+    sdp: _Sdp
+
+
+class Leave(_Message):
+    """Leave the room."""
+
+    type: Literal["leave"] = "leave"
+
+
+class Ping(_Message):
+    """Heartbeat: the server answers :class:`Pong` at once."""
+
+    type: Literal["ping"] = "ping"
+    n: int = Field(ge=0)
+
+
+ClientMessage: TypeAlias = Annotated[
+    Join | Resume | Publish | Unpublish | Answer | Leave | Ping, Field(discriminator="type")]
+"""Anything a client may send."""
+
+client_messages: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+"""Validates a client's message (``validate_json``)."""
+
+
+# -- server to client ------------------------------------------------------------------------
+
+class TrackInfo(_Message):
+    """A published track, as others see it."""
+
+    sid: _Sid
+    name: _Name
+    kind: TrackKind
+    participant_sid: _Sid
+
+
+class ParticipantInfo(_Message):
+    """A participant in the room and what it publishes."""
+
+    sid: _Sid
+    identity: _Name
+    tracks: tuple[TrackInfo, ...] = ()
+
+
+class Joined(_Message):
+    """The join succeeded: who is there, and the key that lets this participant resume."""
+
+    type: Literal["joined"] = "joined"
+    room_sid: _Sid
+    participant_sid: _Sid
+    resume_key: _Sid
+    participants: tuple[ParticipantInfo, ...] = ()
+
+
+class Refused(_Message):
+    """The join or resume was refused: a catalog ``code``, or an access-token ``reason``."""
+
+    type: Literal["refused"] = "refused"
+    code: int | None = None
+    reason: str | None = None
+    message: str = ""
+
+
+class Resumed(_Message):
+    """The participant is back; every peer connection is to be made anew."""
+
+    type: Literal["resumed"] = "resumed"
+
+
+class Published(_Message):
+    """A track is published: its sid and the answer to its peer connection's offer."""
+
+    type: Literal["published"] = "published"
+    name: _Name
+    kind: TrackKind
+    sid: _Sid
+    sdp: _Sdp
+
+
+class Offer(_Message):
+    """A subscription: the offer of a new peer connection carrying one remote track."""
+
+    type: Literal["offer"] = "offer"
+    track: TrackInfo
+    sdp: _Sdp
+
+
+class ParticipantNotice(_Message):
+    """Another participant connected, is reconnecting, reconnected or disconnected."""
+
+    type: Literal["participant"] = "participant"
+    change: Literal["connected", "reconnecting", "reconnected", "disconnected"]
+    participant: ParticipantInfo
+
+
+class TrackNotice(_Message):
+    """Another participant published or unpublished a track."""
+
+    type: Literal["track"] = "track"
+    change: Literal["published", "unpublished"]
+    track: TrackInfo
+
+
+class WarningNotice(_Message):
+    """A warning about one of this participant's published tracks (only if asked for)."""
+
+    type: Literal["warning"] = "warning"
+    name: _Name
+    kind: TrackKind
+    sid: _Sid
+    warning: WarningName
+    cleared: bool = False
+
+
+class Disconnected(_Message):
+    """The server ended this participant's session (53002, 53205)."""
+
+    type: Literal["disconnected"] = "disconnected"
+    code: int
+
+
+class Pong(_Message):
+    """Heartbeat answer."""
+
+    type: Literal["pong"] = "pong"
+    n: int = Field(ge=0)
+
+
+class Problem(_Message):
+    """A message could not be understood; nothing else happened."""
+
+    type: Literal["problem"] = "problem"
+    message: str
+
+
+ServerMessage: TypeAlias = Annotated[
+    Joined | Refused | Resumed | Published | Offer | ParticipantNotice | TrackNotice
+    | WarningNotice | Disconnected | Pong | Problem,
+    Field(discriminator="type")]
+"""Anything the server may send."""
+
+server_messages: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+"""Validates a server's message (``validate_json``)."""

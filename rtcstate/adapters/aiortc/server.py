@@ -1,0 +1,558 @@
+"""The reference room server: WebSocket signaling plus aiortc peer connections.
+
+``rtcstate serve --host 127.0.0.1 --port 7880`` runs one; tests and ``rtcstate demo --transport
+aiortc`` start one in-process::
+
+    async with RoomServer(secret) as server:
+        transport = AiortcTransport(server.url, create_access_token(secret, ...))
+
+It enforces the rules the memory transport enforces: a full room refuses the next participant
+(53105), an unknown room is refused when ad-hoc rooms are off (53106), the same identity joining
+again disconnects the older participant (53205), and every connection starts with a signed access
+token for the room (bad, expired or wrong-room tokens never join). A message larger than
+:data:`~rtcstate.adapters.aiortc.protocol.MAX_MESSAGE_BYTES` closes that connection (1009); a
+malformed one is answered with a ``problem`` and ignored. Neither touches anyone else.
+
+Media: each published track arrives on its own peer connection and is forwarded to every other
+participant through aiortc's ``MediaRelay``, on one peer connection per subscription. A watchdog
+reads every published track: when no frame has arrived for ``media_timeout`` seconds the
+publisher is told ``recording-media-lost`` (if it asked), and told it is cleared when frames
+come back. A participant that stops sending (its heartbeat is silent for ``heartbeat_timeout``)
+is *interrupted*: the others see it reconnecting, and it may resume within ``reconnect_window``
+seconds, after which it is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+import structlog
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+from pydantic import BaseModel, ValidationError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from rtcstate.adapters.aiortc.protocol import (
+    MAX_MESSAGE_BYTES,
+    Answer,
+    Disconnected,
+    Join,
+    Joined,
+    Leave,
+    Offer,
+    ParticipantInfo,
+    ParticipantNotice,
+    Ping,
+    Pong,
+    Problem,
+    Publish,
+    Published,
+    Refused,
+    Resume,
+    Resumed,
+    TrackInfo,
+    TrackNotice,
+    Unpublish,
+    WarningNotice,
+    client_messages,
+)
+from rtcstate.adapters.aiortc.tokens import verify_access_token
+from rtcstate.errors import AccessTokenError
+from rtcstate.models.base import TrackKind
+
+__all__ = ["RoomServer", "ServerStats"]
+
+_log = structlog.get_logger("rtcstate.server")
+MEDIA_LOST = "recording-media-lost"
+
+
+def local_rtc_configuration() -> RTCConfiguration:
+    """No ICE servers: aiortc would otherwise ask a public STUN server."""
+    return RTCConfiguration(iceServers=[])
+
+
+@dataclass
+class ServerStats:
+    """What the server has seen: connections, refusals, problems, interruptions."""
+
+    connections: int = 0
+    joined: int = 0
+    refused: int = 0
+    problems: int = 0
+    interrupted: int = 0
+    resumed: int = 0
+
+
+@dataclass(eq=False)
+class _Track:
+    sid: str
+    name: str
+    kind: TrackKind
+    publisher: _Participant
+    pc: RTCPeerConnection | None = None
+    source: MediaStreamTrack | None = None
+    last_frame: float = field(default_factory=time.monotonic)
+    warned: bool = False
+    watch: anyio.CancelScope | None = None
+
+    def info(self) -> TrackInfo:
+        return TrackInfo(sid=self.sid, name=self.name, kind=self.kind,
+                         participant_sid=self.publisher.sid)
+
+
+@dataclass(eq=False)
+class _Participant:
+    sid: str
+    identity: str
+    room: _Room
+    resume_key: str
+    notify_warnings: frozenset[str]
+    ws: ServerConnection | None = None
+    tracks: dict[str, _Track] = field(default_factory=dict)
+    subscriptions: dict[str, RTCPeerConnection] = field(default_factory=dict)
+    expiry: asyncio.TimerHandle | None = None
+
+    def info(self) -> ParticipantInfo:
+        return ParticipantInfo(sid=self.sid, identity=self.identity,
+                               tracks=tuple(t.info() for t in self.tracks.values()))
+
+
+@dataclass(eq=False)
+class _Room:
+    name: str
+    sid: str
+    participants: dict[str, _Participant] = field(default_factory=dict)
+
+
+class RoomServer:
+    """A room service on WebSocket signaling and aiortc media (asyncio only).
+
+    Args:
+        secret: the key access tokens are signed with (32 bytes or more).
+        host: the address to listen on (loopback by default).
+        port: the port; 0 picks a free one (see :attr:`url`).
+        max_participants: per room; one more is refused with 53105.
+        ad_hoc_rooms: create rooms on first join; when False, unknown rooms are refused (53106).
+        rooms: rooms that exist from the start.
+        reconnect_window: seconds an interrupted participant is held for it to resume.
+        heartbeat_timeout: seconds of silence after which a participant is interrupted.
+        media_timeout: seconds without frames on a published track before
+            ``recording-media-lost`` (30 in the guide).
+        rtc_configuration: for every peer connection; no ICE servers by default.
+    """
+
+    def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
+                 max_participants: int = 50, ad_hoc_rooms: bool = True,
+                 rooms: Iterable[str] = (), reconnect_window: float = 30.0,
+                 heartbeat_timeout: float = 1.0, media_timeout: float = 30.0,
+                 rtc_configuration: RTCConfiguration | None = None) -> None:
+        self.secret = secret
+        self.host = host
+        self.port = port
+        self.max_participants = max_participants
+        self.ad_hoc_rooms = ad_hoc_rooms
+        self.reconnect_window = reconnect_window
+        self.heartbeat_timeout = heartbeat_timeout
+        self.media_timeout = media_timeout
+        self.rtc_configuration = rtc_configuration or local_rtc_configuration()
+        self.stats = ServerStats()
+        self._rooms: dict[str, _Room] = {}
+        self._serial = itertools.count(1)
+        self._relay = MediaRelay()
+        self._server: Server | None = None
+        self._tasks: anyio.abc.TaskGroup | None = None
+        for name in rooms:
+            self.create_room(name)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port`` of the running server.
+
+        Raises:
+            RuntimeError: the server is not running.
+        """
+        if self._server is None:
+            raise RuntimeError("the server is not running; use 'async with RoomServer(...)'")
+        port = self._server.sockets[0].getsockname()[1]
+        return f"ws://{self.host}:{port}"
+
+    async def __aenter__(self) -> Self:
+        tasks = anyio.create_task_group()
+        await tasks.__aenter__()
+        self._tasks = tasks
+        try:
+            self._server = await serve(self._connection, self.host, self.port,
+                                       max_size=MAX_MESSAGE_BYTES, ping_interval=None,
+                                       close_timeout=1)
+        except BaseException:
+            tasks.cancel_scope.cancel()
+            await tasks.__aexit__(None, None, None)
+            raise
+        _log.info("server_started", url=self.url)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool | None:
+        with anyio.CancelScope(shield=True):
+            await self._shut_down()
+        tasks, self._tasks = self._tasks, None
+        if tasks is None:
+            return None
+        tasks.cancel_scope.cancel()
+        return await tasks.__aexit__(exc_type, exc, tb)
+
+    async def aclose(self) -> None:
+        """Stop listening, close every connection and peer connection. Idempotent."""
+        await self.__aexit__(None, None, None)
+
+    async def _shut_down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        for room in self._rooms.values():
+            for participant in list(room.participants.values()):
+                await self._close_media(participant)
+                for track in participant.tracks.values():
+                    if track.pc is not None:
+                        await track.pc.close()
+                if participant.expiry is not None:
+                    participant.expiry.cancel()
+            room.participants.clear()
+
+    # -- administration ----------------------------------------------------------------------
+
+    def create_room(self, name: str) -> None:
+        """Create a room (needed before joining when ad-hoc rooms are off)."""
+        if name not in self._rooms:
+            self._rooms[name] = _Room(name, self._sid("RM"))
+
+    def identities(self, room: str) -> list[str]:
+        """Identities in ``room`` (interrupted ones included), in the order they joined."""
+        found = self._rooms.get(room)
+        return [p.identity for p in found.participants.values()] if found else []
+
+    async def expire_session(self, identity: str) -> None:
+        """End ``identity``'s session (53002): it is told, disconnected and removed.
+
+        Raises:
+            LookupError: no such participant is connected.
+        """
+        participant = self._find(identity)
+        await self._send(participant, Disconnected(code=53002))
+        await self._remove(participant)
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        self.stats.connections += 1
+        participant: _Participant | None = None
+        try:
+            while True:
+                try:
+                    with anyio.fail_after(self.heartbeat_timeout if participant else 10.0):
+                        raw = await ws.recv()
+                except TimeoutError:
+                    _log.info("heartbeat_lost", identity=participant and participant.identity)
+                    break
+                try:
+                    message = client_messages.validate_json(raw)
+                except ValidationError as exc:
+                    self.stats.problems += 1
+                    problem = exc.errors(include_url=False, include_input=False)[0]
+                    await ws.send(Problem(message=f"invalid message: {problem['msg']}")
+                                  .model_dump_json())
+                    continue
+                if participant is None or participant.ws is not ws:
+                    if participant is not None:
+                        break  # this connection was superseded by a resume
+                    if isinstance(message, Join | Resume):
+                        participant = await self._admit(ws, message)
+                    elif isinstance(message, Ping):
+                        await ws.send(Pong(n=message.n).model_dump_json())
+                    else:
+                        await ws.send(Problem(message="join first").model_dump_json())
+                    continue
+                if isinstance(message, Leave):
+                    await self._remove(participant)
+                    participant = None
+                    break
+                await self._handle(participant, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            if participant is not None and participant.ws is ws:
+                await self._interrupt(participant)
+            ws.transport.abort()
+
+    async def _admit(self, ws: ServerConnection, message: Join | Resume) -> _Participant | None:
+        try:
+            grant = verify_access_token(message.token, self.secret, room=message.room)
+        except AccessTokenError as exc:
+            self.stats.refused += 1
+            _log.info("join_refused", reason=exc.reason)
+            await ws.send(Refused(reason=exc.reason, message=str(exc)).model_dump_json())
+            return None
+        if isinstance(message, Resume):
+            return await self._resume(ws, message, grant.identity)
+        code = self._join_failure(grant.room, grant.identity)
+        if code is not None:
+            self.stats.refused += 1
+            await ws.send(Refused(code=code, message=f"join refused: {code}").model_dump_json())
+            return None
+        self.create_room(grant.room)
+        room = self._rooms[grant.room]
+        older = next((p for p in room.participants.values() if p.identity == grant.identity),
+                     None)
+        if older is not None:
+            await self._send(older, Disconnected(code=53205))
+            await self._remove(older)
+        joined = _Participant(self._sid("PA"), grant.identity, room,
+                              secrets.token_urlsafe(16), frozenset(message.notify_warnings), ws)
+        others = [p.info() for p in room.participants.values()]
+        room.participants[joined.sid] = joined
+        self.stats.joined += 1
+        _log.info("joined", room=room.name, identity=joined.identity, sid=joined.sid)
+        await ws.send(Joined(room_sid=room.sid, participant_sid=joined.sid,
+                             resume_key=joined.resume_key, participants=tuple(others))
+                      .model_dump_json())
+        await self._tell_others(joined, ParticipantNotice(change="connected",
+                                                          participant=joined.info()))
+        for other in list(room.participants.values()):
+            for track in list(other.tracks.values()):
+                if other is not joined:
+                    await self._subscribe(joined, track)
+        return joined
+
+    def _join_failure(self, room_name: str, identity: str) -> int | None:
+        room = self._rooms.get(room_name)
+        if room is None:
+            return None if self.ad_hoc_rooms else 53106
+        already = any(p.identity == identity for p in room.participants.values())
+        if len(room.participants) >= self.max_participants and not already:
+            return 53105
+        return None
+
+    async def _resume(self, ws: ServerConnection, message: Resume,
+                      identity: str) -> _Participant | None:
+        room = self._rooms.get(message.room)
+        participant = room.participants.get(message.participant_sid) if room else None
+        if (participant is None or participant.identity != identity
+                or not secrets.compare_digest(participant.resume_key, message.resume_key)):
+            await ws.send(Refused(code=53001, message="the session is gone").model_dump_json())
+            return None
+        old = participant.ws
+        if old is not None:  # the client noticed the loss before the server did
+            old.transport.abort()
+        else:
+            await self._tell_others(participant, ParticipantNotice(
+                change="reconnected", participant=participant.info()))
+        if participant.expiry is not None:
+            participant.expiry.cancel()
+            participant.expiry = None
+        await self._close_media(participant)
+        participant.ws = ws
+        self.stats.resumed += 1
+        _log.info("resumed", identity=identity, sid=participant.sid)
+        await ws.send(Resumed().model_dump_json())
+        assert room is not None
+        for other in list(room.participants.values()):
+            if other is not participant:
+                for track in list(other.tracks.values()):
+                    await self._subscribe(participant, track)
+        return participant
+
+    async def _handle(self, participant: _Participant, message: BaseModel) -> None:
+        if isinstance(message, Ping):
+            await self._send(participant, Pong(n=message.n))
+        elif isinstance(message, Publish):
+            await self._publish(participant, message)
+        elif isinstance(message, Unpublish):
+            track = participant.tracks.pop(message.name, None)
+            if track is not None:
+                await self._retract(track)
+        elif isinstance(message, Answer):
+            pc = participant.subscriptions.get(message.track_sid)
+            if pc is not None:
+                await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "answer"))
+        else:
+            await self._send(participant, Problem(message=f"unexpected {message}"))
+
+    # -- media -------------------------------------------------------------------------------
+
+    async def _publish(self, participant: _Participant, message: Publish) -> None:
+        track = participant.tracks.get(message.name)
+        announce = track is None
+        if track is None:
+            track = _Track(self._sid("MT"), message.name, message.kind, participant)
+            participant.tracks[message.name] = track
+        elif track.pc is not None:  # published again (after a resume): a new connection
+            await track.pc.close()
+        pc = RTCPeerConnection(self.rtc_configuration)
+        track.pc = pc
+        received: list[MediaStreamTrack] = []
+        pc.on("track", received.append)
+        await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        if not received:
+            await self._send(participant, Problem(message=f"the offer for {message.name!r} "
+                                                  "carries no track"))
+            return
+        track.source = received[0]
+        track.last_frame = time.monotonic()
+        self._watch(track)
+        await self._send(participant, Published(name=track.name, kind=track.kind, sid=track.sid,
+                                                sdp=pc.localDescription.sdp))
+        if announce:
+            await self._tell_others(participant, TrackNotice(change="published",
+                                                             track=track.info()))
+        for other in list(participant.room.participants.values()):
+            if other is not participant and other.ws is not None:
+                await self._subscribe(other, track)
+
+    async def _subscribe(self, subscriber: _Participant, track: _Track) -> None:
+        if track.source is None or subscriber.ws is None:
+            return
+        old = subscriber.subscriptions.pop(track.sid, None)
+        if old is not None:
+            await old.close()
+        pc = RTCPeerConnection(self.rtc_configuration)
+        subscriber.subscriptions[track.sid] = pc
+        pc.addTrack(self._relay.subscribe(track.source, buffered=False))
+        await pc.setLocalDescription(await pc.createOffer())
+        await self._send(subscriber, Offer(track=track.info(), sdp=pc.localDescription.sdp))
+
+    def _watch(self, track: _Track) -> None:
+        """Read the track's frames: the relay needs a reader, and the watchdog its times."""
+        if track.watch is not None:
+            track.watch.cancel()
+        scope = track.watch = anyio.CancelScope()
+        source = track.source
+        assert source is not None
+        assert self._tasks is not None
+        reader = self._relay.subscribe(source, buffered=False)
+
+        async def read() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    await reader.recv()
+                    track.last_frame = time.monotonic()
+                    if track.warned:
+                        track.warned = False
+                        await self._warn(track, cleared=True)
+
+        async def watchdog() -> None:
+            while True:
+                await anyio.sleep(min(self.media_timeout / 4, 0.25))
+                silent = time.monotonic() - track.last_frame
+                if silent >= self.media_timeout and not track.warned:
+                    track.warned = True
+                    await self._warn(track, cleared=False)
+
+        async def watch() -> None:
+            with scope:
+                async with anyio.create_task_group() as both:
+                    both.start_soon(read)
+                    both.start_soon(watchdog)
+
+        self._tasks.start_soon(watch)
+
+    async def _warn(self, track: _Track, *, cleared: bool) -> None:
+        publisher = track.publisher
+        if MEDIA_LOST in publisher.notify_warnings and publisher.tracks.get(track.name) is track:
+            _log.info("media_warning", track=track.sid, cleared=cleared)
+            await self._send(publisher, WarningNotice(name=track.name, kind=track.kind,
+                                                      sid=track.sid, warning=MEDIA_LOST,
+                                                      cleared=cleared))
+
+    async def _retract(self, track: _Track) -> None:
+        if track.watch is not None:
+            track.watch.cancel()
+        if track.pc is not None:
+            await track.pc.close()
+        publisher = track.publisher
+        for other in list(publisher.room.participants.values()):
+            pc = other.subscriptions.pop(track.sid, None)
+            if pc is not None:
+                await pc.close()
+            if other is not publisher:
+                await self._send(other, TrackNotice(change="unpublished", track=track.info()))
+
+    async def _close_media(self, participant: _Participant) -> None:
+        """Close the subscriptions of ``participant`` (its publications stay, to be renewed)."""
+        for pc in participant.subscriptions.values():
+            await pc.close()
+        participant.subscriptions.clear()
+
+    # -- leaving -----------------------------------------------------------------------------
+
+    async def _interrupt(self, participant: _Participant) -> None:
+        participant.ws = None
+        self.stats.interrupted += 1
+        _log.info("interrupted", identity=participant.identity, sid=participant.sid)
+        await self._close_media(participant)
+        await self._tell_others(participant, ParticipantNotice(change="reconnecting",
+                                                               participant=participant.info()))
+        tasks = self._tasks
+
+        def expire() -> None:
+            participant.expiry = None
+            if participant.ws is None and tasks is not None:
+                tasks.start_soon(self._remove, participant)
+
+        participant.expiry = asyncio.get_running_loop().call_later(self.reconnect_window, expire)
+
+    async def _remove(self, participant: _Participant) -> None:
+        room = participant.room
+        if room.participants.pop(participant.sid, None) is None:
+            return
+        if participant.expiry is not None:
+            participant.expiry.cancel()
+        ws, participant.ws = participant.ws, None
+        for track in list(participant.tracks.values()):
+            await self._retract(track)
+        participant.tracks.clear()
+        await self._close_media(participant)
+        if ws is not None:
+            ws.transport.abort()
+        _log.info("left", identity=participant.identity, sid=participant.sid)
+        await self._tell_others(participant, ParticipantNotice(change="disconnected",
+                                                               participant=participant.info()))
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _sid(self, prefix: str) -> str:
+        return f"{prefix}{next(self._serial):04d}"
+
+    def _find(self, identity: str) -> _Participant:
+        for room in self._rooms.values():
+            for participant in room.participants.values():
+                if participant.identity == identity:
+                    return participant
+        raise LookupError(f"no participant {identity!r} is connected")
+
+    async def _tell_others(self, participant: _Participant, message: BaseModel) -> None:
+        for other in list(participant.room.participants.values()):
+            if other is not participant:
+                await self._send(other, message)
+
+    async def _send(self, participant: _Participant, message: BaseModel) -> None:
+        ws = participant.ws
+        if ws is None:
+            return  # interrupted: it hears about the room again when it resumes
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(message.model_dump_json())

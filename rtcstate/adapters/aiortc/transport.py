@@ -1,0 +1,561 @@
+"""The real WebRTC transport: a client of :class:`~rtcstate.adapters.aiortc.server.RoomServer`.
+
+::
+
+    transport = AiortcTransport(server.url, token)
+    async with rtcstate.connect(transport, ConnectOptions(room_name="standup", identity="bot")):
+        ...
+
+aiortc reports nothing while a link is down and closes its peer connections only after about
+half a minute, with no ICE restart, so the transport watches for itself: a heartbeat goes to
+the server every ``heartbeat_interval`` seconds and anything heard from it counts as an answer;
+``heartbeat_timeout`` seconds of silence mean the link is lost (``room.reconnecting``, 53001).
+It then tries to resume every ``retry_interval`` seconds; once back (``room.reconnected``) it
+publishes its tracks again on new peer connections and the server offers new subscriptions.
+If the server no longer holds the session the room is ``disconnected`` (53001); if the room's
+reconnect window runs out first, the Room machine ends it (53001) and the transport stops.
+
+Backend exceptions (aiortc, PyAV, websockets) are converted at this boundary by
+:func:`map_aiortc_errors` into :class:`~rtcstate.errors.TransportError`, raised ``from`` the
+original. aiortc runs on asyncio only: entering the transport under trio raises a RuntimeError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+import av.error
+import sniffio
+import structlog
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
+from aiortc.mediastreams import MediaStreamError
+from anyio.streams.memory import MemoryObjectReceiveStream
+from pydantic import BaseModel, ValidationError
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from rtcstate.adapters.aiortc.media import synthetic_track
+from rtcstate.adapters.aiortc.protocol import (
+    MAX_MESSAGE_BYTES,
+    Answer,
+    Disconnected,
+    Join,
+    Joined,
+    Leave,
+    Offer,
+    ParticipantNotice,
+    Ping,
+    Problem,
+    Publish,
+    Published,
+    Refused,
+    Resume,
+    Resumed,
+    ServerMessage,
+    TrackInfo,
+    TrackNotice,
+    Unpublish,
+    WarningNotice,
+    server_messages,
+)
+from rtcstate.errors import AccessTokenError, TransportError
+from rtcstate.models.base import Event, TrackKind
+from rtcstate.models.local_track import (
+    LocalTrackPublished,
+    LocalTrackWarning,
+    LocalTrackWarningsCleared,
+)
+from rtcstate.models.options import ConnectOptions
+from rtcstate.models.participant import (
+    ParticipantConnected,
+    ParticipantDisconnected,
+    ParticipantReconnected,
+    ParticipantReconnecting,
+)
+from rtcstate.models.remote_track import (
+    RemoteTrackPublished,
+    RemoteTrackSubscribed,
+    RemoteTrackSubscriptionFailed,
+    RemoteTrackUnpublished,
+    RemoteTrackUnsubscribed,
+)
+from rtcstate.models.room import (
+    RoomConnected,
+    RoomConnectFailed,
+    RoomDisconnected,
+    RoomReconnected,
+    RoomReconnecting,
+)
+
+__all__ = ["AiortcTransport", "map_aiortc_errors"]
+
+_log = structlog.get_logger("rtcstate.aiortc")
+
+TrackSource = Callable[[str, TrackKind], MediaStreamTrack]
+"""Makes the media for a track being published: ``(track_name, kind) -> aiortc track``."""
+
+
+@contextlib.contextmanager
+def map_aiortc_errors() -> Iterator[None]:
+    """Convert aiortc, PyAV and websockets exceptions into :class:`TransportError`.
+
+    Raises:
+        TransportError: for any backend exception, ``from`` the original.
+    """
+    try:
+        yield
+    except (InvalidStateError, InvalidAccessError, MediaStreamError) as exc:
+        raise TransportError(f"aiortc: {exc or type(exc).__name__}", backend="aiortc") from exc
+    except av.error.FFmpegError as exc:
+        raise TransportError(f"PyAV: {exc}", backend="aiortc") from exc
+    except (InvalidURI, InvalidHandshake) as exc:
+        raise TransportError(f"websockets: {exc}", backend="aiortc") from exc
+
+
+class _Lost(Exception):
+    """The signaling link went silent or closed."""
+
+
+class AiortcTransport:
+    """One local participant's connection to a :class:`RoomServer`, over real WebRTC.
+
+    Args:
+        url: the server's ``ws://`` address.
+        token: an access token for the room (see
+            :func:`~rtcstate.adapters.aiortc.tokens.create_access_token`).
+        source: makes the media for each published track; synthetic audio and video by
+            default (use aiortc's ``MediaPlayer`` for files and devices).
+        rtc_configuration: for every peer connection; no ICE servers by default, so nothing
+            outside the two hosts is contacted.
+        heartbeat_interval, heartbeat_timeout: seconds between heartbeats, and of silence that
+            mean the link is lost.
+        retry_interval: seconds between attempts to resume.
+        join_timeout: seconds to wait for the server to answer a join.
+
+    Attributes:
+        emitted: how many events it has put on its event stream.
+        frames_received: frames received so far, per remote track sid.
+        local_media: the track being sent, per local track name.
+    """
+
+    def __init__(self, url: str, token: str, *, source: TrackSource | None = None,
+                 rtc_configuration: RTCConfiguration | None = None,
+                 heartbeat_interval: float = 0.2, heartbeat_timeout: float = 0.6,
+                 retry_interval: float = 0.25, join_timeout: float = 10.0) -> None:
+        if heartbeat_timeout <= heartbeat_interval:
+            raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
+        self.url = url
+        self.token = token
+        self.source: TrackSource = source or (lambda _name, kind: synthetic_track(kind))
+        self.rtc_configuration = rtc_configuration or RTCConfiguration(iceServers=[])
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.retry_interval = retry_interval
+        self.join_timeout = join_timeout
+        self.emitted = 0
+        self.frames_received: dict[str, int] = {}
+        self.local_media: dict[str, MediaStreamTrack] = {}
+        self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._session: anyio.CancelScope | None = None
+        self._ws: ClientConnection | None = None
+        self._options: ConnectOptions | None = None
+        self._joined: Joined | None = None
+        self._publishing: dict[str, TrackKind] = {}
+        self._announced: set[str] = set()
+        self._publishers: dict[str, RTCPeerConnection] = {}
+        self._subscribers: dict[str, RTCPeerConnection] = {}
+        self._remote: dict[str, TrackInfo] = {}
+        self._subscribed: set[str] = set()
+        self._last_heard = 0.0
+        self._pings = 0
+        self._leaving = False
+        self._closed = False
+
+    # -- the Transport protocol --------------------------------------------------------------
+
+    def events(self) -> MemoryObjectReceiveStream[Event]:
+        return self._receive
+
+    async def connect(self, options: ConnectOptions) -> None:
+        """Open signaling and join; the outcome arrives as events.
+
+        Raises:
+            AccessTokenError: the server refused the token (joining again cannot help).
+            anyio.ClosedResourceError: the transport was closed.
+        """
+        tasks = self._check_open()
+        self._options = options
+        self._leaving = False
+        try:
+            ws = await self._open()
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            self._fail_join(options, f"cannot reach {self.url}: {exc}")
+            return
+        try:
+            with anyio.fail_after(self.join_timeout):
+                await ws.send(Join(room=options.room_name, token=self.token,
+                                   notify_warnings=tuple(sorted(options.notify_warnings)))
+                              .model_dump_json())
+                answer = await self._next(ws)
+        except (ConnectionClosed, TimeoutError, _Lost) as exc:
+            await ws.close()
+            self._fail_join(options, f"no answer to the join: {exc}")
+            return
+        if isinstance(answer, Refused):
+            await ws.close()
+            if answer.reason is not None:
+                raise AccessTokenError(answer.reason, answer.message, backend="aiortc")
+            try:
+                failed = RoomConnectFailed(room_name=options.room_name, error_code=answer.code,
+                                           message=answer.message)
+            except ValidationError:  # not a connection error the catalog knows
+                failed = RoomConnectFailed(room_name=options.room_name, error_code=53000,
+                                           message=f"refused: {answer.message}")
+            self._emit(failed)
+            return
+        if not isinstance(answer, Joined):
+            await ws.close()
+            self._fail_join(options, f"unexpected answer to the join: {answer.type}")
+            return
+        self._joined = answer
+        self._emit(RoomConnected(room_name=options.room_name, room_sid=answer.room_sid,
+                                 participant_sid=answer.participant_sid))
+        for participant in answer.participants:
+            self._emit(ParticipantConnected(participant_sid=participant.sid,
+                                            identity=participant.identity))
+            for track in participant.tracks:
+                self._track_published(track)
+        tasks.start_soon(self._run, ws)
+
+    async def publish(self, track_name: str, kind: TrackKind) -> None:
+        """Publish a new track (from ``source``) on a new peer connection.
+
+        Raises:
+            TransportError: aiortc could not make the offer.
+            anyio.ClosedResourceError: the transport was closed.
+        """
+        self._check_open()
+        self._publishing[track_name] = kind
+        ws = self._ws
+        if ws is not None:
+            await self._offer(ws, track_name, kind, fresh_media=True)
+
+    async def unpublish(self, track_name: str) -> None:
+        """Stop publishing a track: close its peer connection and stop its media."""
+        self._check_open()
+        self._publishing.pop(track_name, None)
+        self._announced.discard(track_name)
+        await self._close_publisher(track_name)
+        media = self.local_media.pop(track_name, None)
+        if media is not None:
+            media.stop()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(Unpublish(name=track_name).model_dump_json())
+
+    async def disconnect(self) -> None:
+        """Leave the room: tell the server, close every peer connection. Idempotent."""
+        self._leaving = True
+        ws, self._ws = self._ws, None
+        if self._session is not None:
+            self._session.cancel()
+        if ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(Leave().model_dump_json())
+            await ws.close()
+        await self._close_media()
+        for media in self.local_media.values():
+            media.stop()
+        self.local_media.clear()
+
+    async def aclose(self) -> None:
+        """Disconnect, end every task, end the event stream. Idempotent."""
+        await self.__aexit__(None, None, None)
+
+    async def __aenter__(self) -> Self:
+        if sniffio.current_async_library() != "asyncio":
+            raise RuntimeError("the aiortc transport runs on asyncio only (aiortc does); "
+                               "use the memory transport under trio")
+        tasks = anyio.create_task_group()
+        await tasks.__aenter__()
+        self._tasks = tasks
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._closed:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.disconnect()
+        self._closed = True
+        self._send.close()
+        tasks, self._tasks = self._tasks, None
+        if tasks is not None:
+            tasks.cancel_scope.cancel()
+            await tasks.__aexit__(None, None, None)  # a task's failure still surfaces
+
+    @property
+    def connected(self) -> bool:
+        """Whether signaling is up (joined and not interrupted)."""
+        return self._ws is not None
+
+    # -- the session -------------------------------------------------------------------------
+
+    async def _run(self, ws: ClientConnection) -> None:
+        """Serve one joined session: run signaling, and resume it whenever the link is lost."""
+        options = self._options
+        assert options is not None
+        with anyio.CancelScope() as scope:
+            self._session = scope
+            while not self._leaving:
+                self._ws = ws
+                for name, kind in list(self._publishing.items()):
+                    await self._offer(ws, name, kind, fresh_media=name not in self.local_media)
+                reason = await self._signal(ws)
+                self._ws = None
+                if reason is not None:  # the server ended the session
+                    try:
+                        ended = RoomDisconnected(room_name=options.room_name, error_code=reason)
+                    except ValidationError:  # not a disconnect error the catalog knows
+                        ended = RoomDisconnected(room_name=options.room_name, error_code=53001,
+                                                 message=f"ended by the server ({reason})")
+                    self._emit(ended)
+                    break
+                if self._leaving:
+                    break
+                _log.info("signaling_lost", room=options.room_name)
+                self._emit(RoomReconnecting(room_name=options.room_name, error_code=53001))
+                await self._close_media()
+                resumed = await self._resume()
+                if resumed is None:
+                    self._emit(RoomDisconnected(room_name=options.room_name, error_code=53001,
+                                                message="the server no longer holds the session"))
+                    break
+                ws = resumed
+                self._emit(RoomReconnected(room_name=options.room_name))
+        self._session = None
+        await self._close_media()
+
+    async def _signal(self, ws: ClientConnection) -> int | None:
+        """Heartbeat and handle messages until the link is lost (``None``) or the server ends
+        the session (its catalog code)."""
+        ended: list[int] = []
+        self._last_heard = time.monotonic()
+        async with anyio.create_task_group() as tasks:
+
+            async def beat() -> None:
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        self._pings += 1
+                        await ws.send(Ping(n=self._pings).model_dump_json())
+                        await anyio.sleep(self.heartbeat_interval)
+                        if time.monotonic() - self._last_heard > self.heartbeat_timeout:
+                            break
+                tasks.cancel_scope.cancel()
+
+            async def listen() -> None:
+                with contextlib.suppress(ConnectionClosed, _Lost):
+                    while True:
+                        message = await self._next(ws)
+                        if isinstance(message, Disconnected):
+                            ended.append(message.code)
+                            break
+                        await self._handle(ws, message)
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(beat)
+            tasks.start_soon(listen)
+        ws.transport.abort()  # whatever is left of it: no close handshake over a dead link
+        return ended[0] if ended else None
+
+    async def _resume(self) -> ClientConnection | None:
+        """Try to resume until the server answers; ``None`` if it no longer holds us."""
+        options, joined = self._options, self._joined
+        assert options is not None
+        assert joined is not None
+        while not self._leaving:
+            try:
+                ws = await self._open()
+                with anyio.fail_after(max(self.heartbeat_timeout, 1.0)):
+                    await ws.send(Resume(room=options.room_name, token=self.token,
+                                         participant_sid=joined.participant_sid,
+                                         resume_key=joined.resume_key).model_dump_json())
+                    answer = await self._next(ws)
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, _Lost):
+                await anyio.sleep(self.retry_interval)
+                continue
+            if isinstance(answer, Resumed):
+                return ws
+            ws.transport.abort()
+            return None
+        return None
+
+    async def _open(self) -> ClientConnection:
+        with anyio.fail_after(max(self.heartbeat_timeout, 1.0)):
+            return await ws_connect(self.url, max_size=MAX_MESSAGE_BYTES, ping_interval=None,
+                                    close_timeout=0.5, open_timeout=None)
+
+    async def _next(self, ws: ClientConnection) -> ServerMessage:
+        """The next server message (problems are logged and skipped)."""
+        while True:
+            raw = await ws.recv()
+            self._last_heard = time.monotonic()
+            try:
+                message = server_messages.validate_json(raw)
+            except ValidationError as exc:
+                _log.error("bad_server_message", detail=str(exc))
+                continue
+            if isinstance(message, Problem):
+                _log.warning("server_problem", message=message.message)
+                continue
+            return message
+
+    async def _handle(self, ws: ClientConnection, message: BaseModel) -> None:
+        if isinstance(message, Published):
+            pc = self._publishers.get(message.name)
+            if pc is None:
+                return  # unpublished meanwhile
+            with map_aiortc_errors():
+                await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "answer"))
+            if message.name not in self._announced:
+                self._announced.add(message.name)
+                self._emit(LocalTrackPublished(track_name=message.name, kind=message.kind,
+                                               track_sid=message.sid))
+        elif isinstance(message, Offer):
+            await self._answer(ws, message)
+        elif isinstance(message, ParticipantNotice):
+            info = message.participant
+            cls = {"connected": ParticipantConnected, "reconnecting": ParticipantReconnecting,
+                   "reconnected": ParticipantReconnected,
+                   "disconnected": ParticipantDisconnected}[message.change]
+            self._emit(cls(participant_sid=info.sid, identity=info.identity))
+        elif isinstance(message, TrackNotice):
+            if message.change == "published":
+                self._track_published(message.track)
+            else:
+                await self._track_unpublished(message.track)
+        elif isinstance(message, WarningNotice):
+            fields = {"track_name": message.name, "kind": message.kind,
+                      "track_sid": message.sid}
+            self._emit(LocalTrackWarningsCleared(**fields) if message.cleared
+                       else LocalTrackWarning(**fields, warning=message.warning))
+
+    # -- media -------------------------------------------------------------------------------
+
+    async def _offer(self, ws: ClientConnection, name: str, kind: TrackKind,
+                     *, fresh_media: bool) -> None:
+        await self._close_publisher(name)
+        media = self.local_media.get(name)
+        if fresh_media or media is None:
+            if media is not None:
+                media.stop()
+            media = self.local_media[name] = self.source(name, kind)
+        pc = RTCPeerConnection(self.rtc_configuration)
+        self._publishers[name] = pc
+        with map_aiortc_errors():
+            pc.addTrack(media)
+            await pc.setLocalDescription(await pc.createOffer())
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(Publish(name=name, kind=kind, sdp=pc.localDescription.sdp)
+                          .model_dump_json())
+
+    async def _answer(self, ws: ClientConnection, offer: Offer) -> None:
+        info = offer.track
+        old = self._subscribers.pop(info.sid, None)
+        if old is not None:
+            await old.close()
+        pc = RTCPeerConnection(self.rtc_configuration)
+        self._subscribers[info.sid] = pc
+        tasks = self._tasks
+        assert tasks is not None
+
+        @pc.on("track")
+        def receive(track: MediaStreamTrack) -> None:
+            tasks.start_soon(self._count_frames, info.sid, track)
+
+        @pc.on("connectionstatechange")
+        def changed() -> None:
+            if self._subscribers.get(info.sid) is not pc:
+                return
+            ids = {"track_sid": info.sid, "participant_sid": info.participant_sid,
+                   "kind": info.kind}
+            if pc.connectionState == "connected" and info.sid not in self._subscribed:
+                self._subscribed.add(info.sid)
+                self._emit(RemoteTrackSubscribed(**ids))
+            elif pc.connectionState == "failed" and info.sid not in self._subscribed:
+                self._emit(RemoteTrackSubscriptionFailed(**ids, message="ICE failed"))
+
+        with map_aiortc_errors():
+            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(Answer(track_sid=info.sid, sdp=pc.localDescription.sdp)
+                          .model_dump_json())
+
+    async def _count_frames(self, sid: str, track: MediaStreamTrack) -> None:
+        self.frames_received.setdefault(sid, 0)
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                self.frames_received[sid] += 1
+
+    def _track_published(self, info: TrackInfo) -> None:
+        self._remote[info.sid] = info
+        self._emit(RemoteTrackPublished(track_sid=info.sid, participant_sid=info.participant_sid,
+                                        kind=info.kind, track_name=info.name))
+
+    async def _track_unpublished(self, info: TrackInfo) -> None:
+        self._remote.pop(info.sid, None)
+        pc = self._subscribers.pop(info.sid, None)
+        if pc is not None:
+            await pc.close()
+        ids = {"track_sid": info.sid, "participant_sid": info.participant_sid, "kind": info.kind}
+        if info.sid in self._subscribed:
+            self._subscribed.discard(info.sid)
+            self._emit(RemoteTrackUnsubscribed(**ids))
+        self._emit(RemoteTrackUnpublished(**ids))
+
+    async def _close_publisher(self, name: str) -> None:
+        pc = self._publishers.pop(name, None)
+        if pc is not None:
+            await pc.close()
+
+    async def _close_media(self) -> None:
+        """Close every peer connection (the local media tracks are kept for republishing)."""
+        publishers = list(self._publishers.values())
+        subscribers = list(self._subscribers.values())
+        self._publishers.clear()
+        self._subscribers.clear()
+        for pc in publishers + subscribers:
+            await pc.close()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if not self._closed:
+            self._send.send_nowait(event)
+            self.emitted += 1
+
+    def _fail_join(self, options: ConnectOptions, message: str) -> None:
+        _log.info("join_failed", room=options.room_name, detail=message)
+        self._emit(RoomConnectFailed(room_name=options.room_name, error_code=53000,
+                                     message=message))
+
+    def _check_open(self) -> anyio.abc.TaskGroup:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._tasks is None:
+            raise RuntimeError("enter the transport first ('async with', or rtcstate.connect)")
+        return self._tasks
+
