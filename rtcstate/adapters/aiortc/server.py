@@ -256,6 +256,17 @@ class RoomServer:
         await self._send(participant, Disconnected(code=53002))
         await self._remove(participant)
 
+    def drop_signaling(self, identity: str) -> None:
+        """Cut ``identity``'s signaling connection now, as a network fault would (it may
+        resume).
+
+        Raises:
+            LookupError: no such participant is connected.
+        """
+        participant = self._find(identity)
+        if participant.ws is not None:
+            participant.ws.transport.abort()
+
     # -- connections -------------------------------------------------------------------------
 
     async def _connection(self, ws: ServerConnection) -> None:

@@ -285,6 +285,9 @@ class AiortcTransport:
 
     async def __aenter__(self) -> Self:
         if sniffio.current_async_library() != "asyncio":
+            self._closed = True
+            self._send.close()
+            self._receive.close()
             raise RuntimeError("the aiortc transport runs on asyncio only (aiortc does); "
                                "use the memory transport under trio")
         tasks = anyio.create_task_group()
@@ -300,6 +303,7 @@ class AiortcTransport:
             await self.disconnect()
         self._closed = True
         self._send.close()
+        self._receive.close()
         tasks, self._tasks = self._tasks, None
         if tasks is not None:
             tasks.cancel_scope.cancel()
