@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -413,15 +414,16 @@ def join(
 
     async def main() -> None:
         stop = anyio.Event()
+        token = anyio.lowlevel.current_token()
 
-        async def watch_stdin() -> None:
-            await anyio.to_thread.run_sync(sys.stdin.read, abandon_on_cancel=True)
-            stop.set()
+        def watch_stdin() -> None:
+            sys.stdin.read()
+            with contextlib.suppress(RuntimeError):  # the run may be over already
+                anyio.from_thread.run_sync(stop.set, token=token)
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(watch_stdin)
-            await follow_room(AiortcTransport(url, credential), options, tracks, show, stop)
-            tasks.cancel_scope.cancel()
+        # A daemon thread: a blocked read must not keep the process alive after the room ends.
+        threading.Thread(target=watch_stdin, daemon=True).start()
+        await follow_room(AiortcTransport(url, credential), options, tracks, show, stop)
 
     try:
         anyio.run(main)
