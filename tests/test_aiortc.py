@@ -75,11 +75,10 @@ def published_sids(seen: list[StateChange], name: str | None = None) -> set[str]
 
 async def frames(transport: AiortcTransport, sids: list[str], at_least: int,
                  within: float = 10.0) -> None:
-    """Wait until every track in ``sids`` has delivered ``at_least`` frames (frames are not
-    state changes, so this polls, with a deadline)."""
+    """Wait until every track in ``sids`` has delivered ``at_least`` frames."""
     with anyio.fail_after(within):
-        while not all(transport.frames_received.get(s, 0) >= at_least for s in sids):
-            await anyio.sleep(0.02)
+        for sid in sids:
+            await transport.wait_for_frames(sid, at_least)
 
 
 async def until(room: Room, predicate: Any, within: float = 10.0) -> None:
@@ -199,7 +198,8 @@ async def test_malformed_and_oversized_messages_hurt_nobody_else(server: RoomSer
             await rogue.send("x" * (MAX_MESSAGE_BYTES + 1))
             with pytest.raises(ConnectionClosed) as closed:
                 await rogue.recv()
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1009
         assert server.stats.problems == 3  # the publish before joining is answered "join first"
         async with rtcstate.connect(transport(server, "bob"), options("bob")) as bob:
             await until(bob, lambda: [t.state for t in bob.remote_tracks.values()]

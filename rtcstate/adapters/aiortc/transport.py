@@ -176,6 +176,7 @@ class AiortcTransport:
         self._subscribers: dict[str, RTCPeerConnection] = {}
         self._remote: dict[str, TrackInfo] = {}
         self._subscribed: set[str] = set()
+        self._frame_arrived: anyio.Event | None = None
         self._last_heard = 0.0
         self._pings = 0
         self._leaving = False
@@ -507,12 +508,24 @@ class AiortcTransport:
             await ws.send(Answer(track_sid=info.sid, sdp=pc.localDescription.sdp)
                           .model_dump_json())
 
+    async def wait_for_frames(self, track_sid: str, at_least: int) -> int:
+        """Wait until ``at_least`` frames of remote track ``track_sid`` have arrived (in all,
+        across reconnections); return how many have. Bound it with ``anyio.fail_after``."""
+        while self.frames_received.get(track_sid, 0) < at_least:
+            if self._frame_arrived is None:
+                self._frame_arrived = anyio.Event()
+            await self._frame_arrived.wait()
+        return self.frames_received[track_sid]
+
     async def _count_frames(self, sid: str, track: MediaStreamTrack) -> None:
         self.frames_received.setdefault(sid, 0)
         with contextlib.suppress(MediaStreamError):
             while True:
                 await track.recv()
                 self.frames_received[sid] += 1
+                arrived, self._frame_arrived = self._frame_arrived, None
+                if arrived is not None:
+                    arrived.set()
 
     def _track_published(self, info: TrackInfo) -> None:
         self._remote[info.sid] = info
