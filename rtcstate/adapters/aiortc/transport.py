@@ -177,6 +177,9 @@ class AiortcTransport:
         self._remote: dict[str, TrackInfo] = {}
         self._subscribed: set[str] = set()
         self._frame_arrived: anyio.Event | None = None
+        # Closing a peer connection while its offer gathers candidates leaks the sockets made
+        # after the close: offers and closes of publishers take turns.
+        self._publishing_lock = anyio.Lock()
         self._last_heard = 0.0
         self._pings = 0
         self._leaving = False
@@ -256,7 +259,8 @@ class AiortcTransport:
         self._check_open()
         self._publishing.pop(track_name, None)
         self._announced.discard(track_name)
-        await self._close_publisher(track_name)
+        async with self._publishing_lock:
+            await self._close_publisher(track_name)
         media = self.local_media.pop(track_name, None)
         if media is not None:
             media.stop()
@@ -460,6 +464,13 @@ class AiortcTransport:
 
     async def _offer(self, ws: ClientConnection, name: str, kind: TrackKind,
                      *, fresh_media: bool) -> None:
+        async with self._publishing_lock:
+            await self._offer_now(ws, name, kind, fresh_media=fresh_media)
+
+    async def _offer_now(self, ws: ClientConnection, name: str, kind: TrackKind,
+                         *, fresh_media: bool) -> None:
+        if name not in self._publishing:
+            return  # unpublished while this offer waited its turn
         await self._close_publisher(name)
         media = self.local_media.get(name)
         if fresh_media or media is None:
@@ -550,6 +561,10 @@ class AiortcTransport:
 
     async def _close_media(self) -> None:
         """Close every peer connection (the local media tracks are kept for republishing)."""
+        async with self._publishing_lock:
+            await self._close_media_now()
+
+    async def _close_media_now(self) -> None:
         publishers = list(self._publishers.values())
         subscribers = list(self._subscribers.values())
         self._publishers.clear()

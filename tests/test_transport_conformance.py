@@ -1,0 +1,141 @@
+"""The same scenario on the memory and aiortc transports gives the same state sequences.
+
+Room, local publication and remote publication machines are compared change by change (track
+sids differ between services, so remote tracks are named by their track name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any, Protocol
+
+import pytest
+
+import rtcstate
+from rtcstate import ConnectOptions, Room, StateChange
+from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
+from rtcstate.adapters.memory import MemoryRoomService
+from rtcstate.dispatcher import Dispatcher
+
+pytestmark = pytest.mark.anyio
+SECRET = "rtcstate-test-secret-of-32-bytes!"
+ROOM = "conformance"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiortc runs on asyncio only
+
+
+class World(Protocol):
+    def join(self, identity: str, dispatcher: Dispatcher) -> AbstractAsyncContextManager[Room]:
+        ...
+
+    def dispatcher(self) -> Dispatcher:
+        ...
+
+    async def drop_signaling(self, identity: str) -> None:
+        ...
+
+
+class MemoryWorld:
+    def __init__(self) -> None:
+        self.service = MemoryRoomService(rooms=[ROOM])
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(clock=self.service.clock)
+
+    def join(self, identity: str, dispatcher: Dispatcher) -> AbstractAsyncContextManager[Room]:
+        return rtcstate.connect(self.service.transport(),
+                                ConnectOptions(room_name=ROOM, identity=identity),
+                                dispatcher=dispatcher)
+
+    async def drop_signaling(self, identity: str) -> None:
+        self.service.drop_signaling(identity, duration=1.0)
+
+
+class AiortcWorld:
+    def __init__(self, server: RoomServer) -> None:
+        self.server = server
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher()
+
+    def join(self, identity: str, dispatcher: Dispatcher) -> AbstractAsyncContextManager[Room]:
+        token = create_access_token(SECRET, identity=identity, room=ROOM)
+        return rtcstate.connect(AiortcTransport(self.server.url, token),
+                                ConnectOptions(room_name=ROOM, identity=identity),
+                                dispatcher=dispatcher)
+
+    async def drop_signaling(self, identity: str) -> None:
+        self.server.drop_signaling(identity)
+
+
+@asynccontextmanager
+async def world(kind: str) -> AsyncIterator[World]:
+    if kind == "memory":
+        yield MemoryWorld()
+        return
+    async with RoomServer(SECRET) as server:
+        yield AiortcWorld(server)
+
+
+async def until(room: Room, predicate: Callable[[], bool]) -> None:
+    assert await room.wait_until(predicate, within=20), "timed out waiting"
+
+
+def sequences(seen: list[StateChange]) -> dict[str, list[tuple[str, str, int | None]]]:
+    """Per machine (remote tracks by their name), the (event, dest, error code) sequence."""
+    names: dict[str, str] = {}
+    found: dict[str, list[tuple[str, str, int | None]]] = {}
+    for change in seen:
+        if change.machine not in ("room", "local_track", "remote_track"):
+            continue
+        key = f"{change.machine}:{change.id}"
+        if change.machine == "remote_track":
+            name = getattr(change.cause, "track_name", None)
+            if name is not None:
+                names[change.id] = name
+            key = f"remote_track:{names.get(change.id, '?')}"
+        found.setdefault(key, []).append(
+            (change.event, change.dest, change.error.code if change.error else None))
+    return found
+
+
+async def play(kind: str) -> dict[str, Any]:
+    """Alice and Bob join; Alice publishes, loses signaling and resumes, unpublishes; a second
+    Alice joins (53205); everyone leaves."""
+    record: dict[str, list[StateChange]] = {"alice": [], "bob": []}
+    async with world(kind) as w, AsyncExitStack() as stack:
+        alice_d, bob_d = w.dispatcher(), w.dispatcher()
+        alice_d.on_change(record["alice"].append)
+        bob_d.on_change(record["bob"].append)
+        alice = await stack.enter_async_context(w.join("alice", alice_d))
+        async with w.join("bob", bob_d) as bob:
+            await alice.publish("camera", "video")
+            await until(bob, lambda: [t.state for t in bob.remote_tracks.values()]
+                        == ["subscribed"])
+            await w.drop_signaling("alice")
+            await until(alice, lambda: [c.dest for c in record["alice"]
+                                        if c.machine == "room"][-2:]
+                        == ["reconnecting", "connected"])
+            await alice.unpublish("camera")
+            await until(bob, lambda: [t.state for t in bob.remote_tracks.values()]
+                        == ["unpublished"])
+            async with w.join("alice", w.dispatcher()):
+                await until(alice, lambda: alice.state == "disconnected")
+    return {who: sequences(seen) for who, seen in record.items()}
+
+
+async def test_memory_and_aiortc_transports_agree() -> None:
+    memory = await play("memory")
+    real = await play("aiortc")
+    assert real == memory
+    assert memory["alice"]["room:conformance"] == [
+        ("connect", "connecting", None), ("connected", "connected", None),
+        ("reconnecting", "reconnecting", 53001), ("reconnected", "connected", None),
+        ("disconnected", "disconnected", 53205)]
+    assert memory["bob"]["remote_track:camera"] == [
+        ("published", "published", None), ("subscribed", "subscribed", None),
+        ("unsubscribed", "unsubscribed", None), ("unpublished", "unpublished", None)]
