@@ -285,6 +285,10 @@ class Room:
         """Bring every machine to a terminal state, as the local participant sees it."""
         self._leaving = True
         await self.disconnect()
+        # Told first, so it emits nothing more; then what it emitted before is applied, so no
+        # machine is created after the ones below were ended.
+        await self.transport.disconnect()
+        await self._catch_up()
         for name, track in list(self.local_tracks.items()):
             if not track.is_terminal:
                 await self.stop(name)
@@ -296,7 +300,15 @@ class Room:
             if not participant.is_terminal:
                 await self._local(ParticipantDisconnected(participant_sid=sid,
                                                           identity=participant.identity))
-        await self.transport.disconnect()
+
+    async def _catch_up(self) -> None:
+        """Wait until every event the transport has emitted is pumped and applied."""
+        statistics = getattr(self._events, "statistics", None)
+        while True:
+            await anyio.lowlevel.checkpoint()  # lets the pump take what is buffered
+            await self.dispatcher.drain()
+            if statistics is None or not statistics().current_buffer_used:
+                return
 
 
 @asynccontextmanager

@@ -39,6 +39,7 @@ import anyio.abc
 import structlog
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -105,6 +106,7 @@ class _Track:
     source: MediaStreamTrack | None = None
     last_frame: float = field(default_factory=time.monotonic)
     warned: bool = False
+    announced: bool = False
     watch: anyio.CancelScope | None = None
 
     def info(self) -> TrackInfo:
@@ -126,7 +128,8 @@ class _Participant:
 
     def info(self) -> ParticipantInfo:
         return ParticipantInfo(sid=self.sid, identity=self.identity,
-                               tracks=tuple(t.info() for t in self.tracks.values()))
+                               tracks=tuple(t.info() for t in self.tracks.values()
+                                            if t.announced))
 
 
 @dataclass(eq=False)
@@ -169,6 +172,7 @@ class RoomServer:
         self.rtc_configuration = rtc_configuration or local_rtc_configuration()
         self.stats = ServerStats()
         self._rooms: dict[str, _Room] = {}
+        self._failures: dict[str, list[int]] = {}
         self._serial = itertools.count(1)
         self._relay = MediaRelay()
         self._server: Server | None = None
@@ -256,6 +260,11 @@ class RoomServer:
         await self._send(participant, Disconnected(code=53002))
         await self._remove(participant)
 
+    def fail_next_joins(self, identity: str, code: int, times: int = 1) -> None:
+        """The next ``times`` joins by ``identity`` are refused with connection error ``code``
+        (53000, 53006, ...), as a flaky or busy service would."""
+        self._failures.setdefault(identity, []).extend([code] * times)
+
     def drop_signaling(self, identity: str) -> None:
         """Cut ``identity``'s signaling connection now, as a network fault would (it may
         resume).
@@ -302,7 +311,14 @@ class RoomServer:
                     await self._remove(participant)
                     participant = None
                     break
-                await self._handle(participant, message)
+                try:
+                    await self._handle(participant, message)
+                except (InvalidStateError, InvalidAccessError, ValueError) as exc:
+                    # A stale answer (its offer was replaced meanwhile) or a bad SDP.
+                    self.stats.problems += 1
+                    _log.warning("message_failed", type=message.type, detail=str(exc))
+                    await ws.send(Problem(message=f"{message.type} failed: {exc}")
+                                  .model_dump_json())
         except ConnectionClosed:
             pass
         finally:
@@ -350,6 +366,9 @@ class RoomServer:
         return joined
 
     def _join_failure(self, room_name: str, identity: str) -> int | None:
+        scripted = self._failures.get(identity)
+        if scripted:
+            return scripted.pop(0)
         room = self._rooms.get(room_name)
         if room is None:
             return None if self.ad_hoc_rooms else 53106
@@ -429,14 +448,21 @@ class RoomServer:
         await self._send(participant, Published(name=track.name, kind=track.kind, sid=track.sid,
                                                 sdp=pc.localDescription.sdp))
         if announce:
+            # Set and told in one step: whoever joins later finds it in the room instead.
+            track.announced = True
             await self._tell_others(participant, TrackNotice(change="published",
                                                              track=track.info()))
         for other in list(participant.room.participants.values()):
             if other is not participant and other.ws is not None:
-                await self._subscribe(other, track)
+                await self._subscribe(other, track, replace=not announce)
 
-    async def _subscribe(self, subscriber: _Participant, track: _Track) -> None:
-        if track.source is None or subscriber.ws is None:
+    async def _subscribe(self, subscriber: _Participant, track: _Track,
+                         *, replace: bool = True) -> None:
+        """Offer ``track`` to ``subscriber`` on a new peer connection; with ``replace`` False,
+        keep a subscription it already has."""
+        if track.source is None or not track.announced or subscriber.ws is None:
+            return
+        if not replace and track.sid in subscriber.subscriptions:
             return
         old = subscriber.subscriptions.pop(track.sid, None)
         if old is not None:
