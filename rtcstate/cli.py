@@ -143,10 +143,17 @@ def demo(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Also write the structlog line of each transition to stderr.")]
     = False,
+    transport: Annotated[str, typer.Option(
+        help="'memory' (the in-memory service, virtual time) or 'aiortc' (real WebRTC on "
+             "loopback, a room server started in-process; about ten seconds).")] = "memory",
 ) -> None:
-    """Play the guide's story on the in-memory room service, one line per transition."""
+    """Play the guide's story, one line per transition (on the in-memory service by default)."""
     from rtcstate.demo import run_story_sync
 
+    if transport not in ("memory", "aiortc"):
+        Console(stderr=True).print(f"[red]rtcstate demo:[/red] --transport is 'memory' or "
+                                   f"'aiortc', not {transport!r}")
+        raise typer.Exit(2)
     if faults not in ("none", "random"):
         Console(stderr=True).print(f"[red]rtcstate demo:[/red] --faults is 'none' or 'random', "
                                    f"not {faults!r}")
@@ -162,6 +169,25 @@ def demo(
         if change.error is not None:
             console.print(Text(f"{'':>10}-> {change.error.solution}", style="dim green"))
 
+    if transport == "aiortc":
+        _aiortc_extra("demo")
+        import anyio
+
+        from rtcstate.adapters.aiortc.story import run_aiortc_story
+
+        if faults != "none":
+            Console(stderr=True).print("[red]rtcstate demo:[/red] --faults random needs the "
+                                       "memory transport")
+            raise typer.Exit(2)
+        real = anyio.run(run_aiortc_story, show)
+        if not as_json:
+            console.print(Text(
+                f"\n{len(real.changes)} transitions over real WebRTC; "
+                + ("every machine ended in a terminal state." if real.all_terminal
+                   else "some machines did not end in a terminal state!"), style="bold"))
+        if not real.all_terminal:
+            raise typer.Exit(1)
+        return
     result = run_story_sync(seed=seed, faults="random" if faults == "random" else "none",
                             listener=show)
     if not as_json:

@@ -70,6 +70,31 @@ def test_demo_json_is_one_object_per_transition() -> None:
     assert {"code": None, "name": "MicrophoneSilent"} in errors
 
 
+def test_demo_over_real_webrtc_plays_the_same_story() -> None:
+    memory = runner.invoke(app, ["demo", "--json"])
+    real = runner.invoke(app, ["demo", "--json", "--transport", "aiortc"])
+    assert real.exit_code == 0, real.output
+
+    def story(output: str) -> list[tuple[str, str, str, int | None]]:
+        """Alice's room and local tracks: what both transports must agree on."""
+        records = [json.loads(line) for line in output.splitlines()]
+        return [(r["machine"], r["id"], r["dest"], (r["error"] or {}).get("code"))
+                for r in records if r["participant"] == "alice"
+                and r["machine"] in ("room", "local_track", "device")]
+
+    assert story(real.stdout) == story(memory.stdout)
+    records = [json.loads(line) for line in real.stdout.splitlines()]
+    assert {"code": 53205, "name": "ParticipantDuplicateIdentityError"} in [
+        r["error"] for r in records]
+    assert {"code": None, "name": "recording-media-lost"} in [r["error"] for r in records]
+
+
+def test_an_unknown_transport_is_refused() -> None:
+    result = runner.invoke(app, ["demo", "--transport", "pigeon"])
+    assert result.exit_code == 2
+    assert "memory" in result.output
+
+
 def test_random_faults_are_reproducible_by_seed() -> None:
     first = runner.invoke(app, ["demo", "--json", "--faults", "random", "--seed", "7"])
     second = runner.invoke(app, ["demo", "--json", "--faults", "random", "--seed", "7"])
