@@ -277,3 +277,31 @@ async def test_trio_gets_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="asyncio only"):
         async with AiortcTransport("ws://127.0.0.1:1", "token"):
             pass
+
+
+async def test_devices_missing_busy_and_overconstrained_map_to_the_guide(
+        tmp_path: Any) -> None:
+    import errno
+
+    import av.error
+
+    from rtcstate import (
+        MediaNotFoundError,
+        MediaNotReadableError,
+        MediaOverconstrainedError,
+    )
+    from rtcstate.adapters.aiortc import AiortcMediaDevices
+    from rtcstate.adapters.aiortc.media import media_error_for
+    from rtcstate.adapters.base import MediaConstraints
+
+    devices = AiortcMediaDevices(camera=str(tmp_path / "no-such-camera.mp4"))
+    with pytest.raises(MediaNotFoundError) as missing:
+        await devices.acquire("camera", MediaConstraints())
+    assert "Requested device not found" in str(missing.value)
+    busy = av.error.OSError(errno.EBUSY, "Device or resource busy", "/dev/video0")
+    assert isinstance(media_error_for(busy, "camera", "/dev/video0"), MediaNotReadableError)
+    unmet = av.error.ArgumentError(errno.EINVAL, "Invalid argument", "/dev/video0")
+    assert isinstance(media_error_for(unmet, "camera", "/dev/video0"), MediaOverconstrainedError)
+    synthetic = await AiortcMediaDevices().acquire("camera", MediaConstraints())
+    assert await AiortcMediaDevices().video_frames(synthetic, 0.2) > 0
+    await devices.release(synthetic)

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-import anyio
-
 from rtcstate.adapters.aiortc.media import SyntheticTrack
 from rtcstate.adapters.aiortc.server import RoomServer
 from rtcstate.adapters.aiortc.tokens import create_access_token
@@ -115,7 +113,8 @@ async def run_aiortc_story(listener: Listener | None = None) -> AiortcStoryResul
                 await until(alice, lambda: alice.state == "reconnecting")
                 await until(alice, lambda: alice.state == "connected")
                 try:
-                    async with connect(transport("bob"), bob_options, dispatcher=dispatcher("bob#2")):
+                    async with connect(transport("bob"), bob_options,
+                                       dispatcher=dispatcher("bob#2")):
                         await until(bob, lambda: bob.state == "disconnected")  # 53205
                 except CatalogError:  # pragma: no cover - only if the service misbehaves
                     pass
