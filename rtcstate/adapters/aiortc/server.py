@@ -175,6 +175,9 @@ class RoomServer:
         self._failures: dict[str, list[int]] = {}
         self._serial = itertools.count(1)
         self._relay = MediaRelay()
+        # Closing a peer connection while another task gathers its candidates leaks the sockets
+        # made after the close: negotiations and closes take turns.
+        self._negotiating = anyio.Lock()
         self._server: Server | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         for name in rooms:
@@ -233,7 +236,7 @@ class RoomServer:
                 await self._close_media(participant)
                 for track in participant.tracks.values():
                     if track.pc is not None:
-                        await track.pc.close()
+                        await self._close_pc(track.pc)
                 if participant.expiry is not None:
                     participant.expiry.cancel()
             room.participants.clear()
@@ -431,13 +434,14 @@ class RoomServer:
             track = _Track(self._sid("MT"), message.name, message.kind, participant)
             participant.tracks[message.name] = track
         elif track.pc is not None:  # published again (after a resume): a new connection
-            await track.pc.close()
+            await self._close_pc(track.pc)
         pc = RTCPeerConnection(self.rtc_configuration)
         track.pc = pc
         received: list[MediaStreamTrack] = []
         pc.on("track", received.append)
-        await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
+        async with self._negotiating:
+            await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
         if not received:
             await self._send(participant, Problem(message=f"the offer for {message.name!r} "
                                                   "carries no track"))
@@ -466,11 +470,12 @@ class RoomServer:
             return
         old = subscriber.subscriptions.pop(track.sid, None)
         if old is not None:
-            await old.close()
+            await self._close_pc(old)
         pc = RTCPeerConnection(self.rtc_configuration)
         subscriber.subscriptions[track.sid] = pc
         pc.addTrack(self._relay.subscribe(track.source, buffered=False))
-        await pc.setLocalDescription(await pc.createOffer())
+        async with self._negotiating:
+            await pc.setLocalDescription(await pc.createOffer())
         await self._send(subscriber, Offer(track=track.info(), sdp=pc.localDescription.sdp))
 
     def _watch(self, track: _Track) -> None:
@@ -520,20 +525,25 @@ class RoomServer:
         if track.watch is not None:
             track.watch.cancel()
         if track.pc is not None:
-            await track.pc.close()
+            await self._close_pc(track.pc)
         publisher = track.publisher
         for other in list(publisher.room.participants.values()):
             pc = other.subscriptions.pop(track.sid, None)
             if pc is not None:
-                await pc.close()
+                await self._close_pc(pc)
             if other is not publisher:
                 await self._send(other, TrackNotice(change="unpublished", track=track.info()))
 
     async def _close_media(self, participant: _Participant) -> None:
         """Close the subscriptions of ``participant`` (its publications stay, to be renewed)."""
-        for pc in participant.subscriptions.values():
-            await pc.close()
+        subscriptions = list(participant.subscriptions.values())
         participant.subscriptions.clear()
+        for pc in subscriptions:
+            await self._close_pc(pc)
+
+    async def _close_pc(self, pc: RTCPeerConnection) -> None:
+        async with self._negotiating:
+            await pc.close()
 
     # -- leaving -----------------------------------------------------------------------------
 

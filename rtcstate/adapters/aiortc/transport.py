@@ -177,9 +177,9 @@ class AiortcTransport:
         self._remote: dict[str, TrackInfo] = {}
         self._subscribed: set[str] = set()
         self._frame_arrived: anyio.Event | None = None
-        # Closing a peer connection while its offer gathers candidates leaks the sockets made
-        # after the close: offers and closes of publishers take turns.
-        self._publishing_lock = anyio.Lock()
+        # Closing a peer connection while it gathers candidates leaks the sockets made after
+        # the close: negotiations and closes take turns.
+        self._negotiating = anyio.Lock()
         self._last_heard = 0.0
         self._pings = 0
         self._leaving = False
@@ -259,7 +259,7 @@ class AiortcTransport:
         self._check_open()
         self._publishing.pop(track_name, None)
         self._announced.discard(track_name)
-        async with self._publishing_lock:
+        async with self._negotiating:
             await self._close_publisher(track_name)
         media = self.local_media.pop(track_name, None)
         if media is not None:
@@ -464,7 +464,7 @@ class AiortcTransport:
 
     async def _offer(self, ws: ClientConnection, name: str, kind: TrackKind,
                      *, fresh_media: bool) -> None:
-        async with self._publishing_lock:
+        async with self._negotiating:
             await self._offer_now(ws, name, kind, fresh_media=fresh_media)
 
     async def _offer_now(self, ws: ClientConnection, name: str, kind: TrackKind,
@@ -490,7 +490,8 @@ class AiortcTransport:
         info = offer.track
         old = self._subscribers.pop(info.sid, None)
         if old is not None:
-            await old.close()
+            async with self._negotiating:
+                await old.close()
         pc = RTCPeerConnection(self.rtc_configuration)
         self._subscribers[info.sid] = pc
         tasks = self._tasks
@@ -512,9 +513,10 @@ class AiortcTransport:
             elif pc.connectionState == "failed" and info.sid not in self._subscribed:
                 self._emit(RemoteTrackSubscriptionFailed(**ids, message="ICE failed"))
 
-        with map_aiortc_errors():
-            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
+        async with self._negotiating:  # not closed while it gathers candidates
+            with map_aiortc_errors():
+                await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
         with contextlib.suppress(ConnectionClosed):
             await ws.send(Answer(track_sid=info.sid, sdp=pc.localDescription.sdp)
                           .model_dump_json())
@@ -547,7 +549,8 @@ class AiortcTransport:
         self._remote.pop(info.sid, None)
         pc = self._subscribers.pop(info.sid, None)
         if pc is not None:
-            await pc.close()
+            async with self._negotiating:
+                await pc.close()
         ids = {"track_sid": info.sid, "participant_sid": info.participant_sid, "kind": info.kind}
         if info.sid in self._subscribed:
             self._subscribed.discard(info.sid)
@@ -561,7 +564,7 @@ class AiortcTransport:
 
     async def _close_media(self) -> None:
         """Close every peer connection (the local media tracks are kept for republishing)."""
-        async with self._publishing_lock:
+        async with self._negotiating:
             await self._close_media_now()
 
     async def _close_media_now(self) -> None:
