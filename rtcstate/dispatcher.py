@@ -456,13 +456,13 @@ class Dispatcher:
             if at is None:
                 clock = self._clock
                 at = clock.now() if clock is not None else 0.0
-            if machine is not None and type(event) not in _CREATION_EVENTS:
-                change = machine._apply_routed(event, at)  # routed by (kind, id) just above
-            elif type(event) in _CREATION_EVENTS:
+            if type(event) in _CREATION_EVENTS:
                 machine = self._create(event, machine)
                 change = machine.created(event, at=at)
-            else:
+            elif machine is None:
                 raise UnknownMachine(event.machine, event.target_id)
+            else:
+                change = machine._apply_routed(event, at)  # routed by (kind, id) just above
         except RtcRuntimeError as exc:
             counts.rejected += 1
             self._reject(exc, event, source)

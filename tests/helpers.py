@@ -11,6 +11,9 @@ import trio
 from rtcstate.models import StateChange
 from rtcstate.statemachines import LifecycleMachine
 
+TOKEN_SECRET = "rtcstate-test-secret-of-32-bytes!"
+"""Signs the access tokens of the aiortc tests (PyJWT warns about HMAC keys under 32 bytes)."""
+
 Step = tuple[str | None, str, str, str | None]
 """(source, event, dest, catalog entry id or None): one transition, for list comparisons."""
 

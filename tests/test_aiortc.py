@@ -30,8 +30,9 @@ from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models import RetryPolicy
 
+from .helpers import TOKEN_SECRET
+
 pytestmark = pytest.mark.anyio
-SECRET = "rtcstate-test-secret-of-32-bytes!"
 ROOM = "standup"
 
 
@@ -42,13 +43,13 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def server() -> AsyncIterator[RoomServer]:
-    async with RoomServer(SECRET, media_timeout=0.5) as running:
+    async with RoomServer(TOKEN_SECRET, media_timeout=0.5) as running:
         yield running
 
 
 def transport(server: RoomServer, identity: str, room: str = ROOM, **kw: Any) -> AiortcTransport:
-    return AiortcTransport(server.url, create_access_token(SECRET, identity=identity, room=room),
-                           **kw)
+    token = create_access_token(TOKEN_SECRET, identity=identity, room=room)
+    return AiortcTransport(server.url, token, **kw)
 
 
 def options(identity: str, **kw: Any) -> ConnectOptions:
@@ -134,9 +135,9 @@ async def test_a_late_joiner_subscribes_to_what_is_already_published(server: Roo
 @pytest.mark.parametrize(("token", "reason"), [
     (create_access_token("another-secret-of-at-least-32-bytes", identity="eve", room=ROOM),
      "bad_signature"),
-    (create_access_token(SECRET, identity="eve", room=ROOM, ttl=1, now=1_000_000),
+    (create_access_token(TOKEN_SECRET, identity="eve", room=ROOM, ttl=1, now=1_000_000),
      "expired"),
-    (create_access_token(SECRET, identity="eve", room="elsewhere"), "wrong_room"),
+    (create_access_token(TOKEN_SECRET, identity="eve", room="elsewhere"), "wrong_room"),
     ("not-a-jwt", "malformed"),
 ])
 async def test_a_bad_token_is_refused_and_never_joins(server: RoomServer, token: str,
@@ -154,7 +155,7 @@ async def test_a_bad_token_is_refused_and_never_joins(server: RoomServer, token:
 
 
 async def test_room_rules_are_enforced() -> None:
-    async with RoomServer(SECRET, max_participants=1, ad_hoc_rooms=False,
+    async with RoomServer(TOKEN_SECRET, max_participants=1, ad_hoc_rooms=False,
                           rooms=[ROOM]) as server:
         with pytest.raises(RoomNotFoundError):
             async with rtcstate.connect(transport(server, "alice", room="nowhere"),

@@ -16,7 +16,8 @@ import pytest
 
 from rtcstate.testing.netns import LineReader, VethLink, netns_unavailable
 
-SECRET = "rtcstate-test-secret-of-32-bytes!"
+from .helpers import TOKEN_SECRET
+
 PORT = 7880
 pytestmark = pytest.mark.skipif(netns_unavailable() is not None,
                                 reason=str(netns_unavailable()))
@@ -43,12 +44,12 @@ def room_reaches(dest: str) -> Any:
 
 def start(link: VethLink, window: float) -> LineReader:
     server = link.spawn("a", [sys.executable, "-m", "rtcstate", "serve", "--host",
-                              link.address("a"), "--port", str(PORT), "--secret", SECRET,
+                              link.address("a"), "--port", str(PORT), "--secret", TOKEN_SECRET,
                               "--heartbeat-timeout", "1"])
     server.expect(lambda line: line.startswith("listening on"), within=20)
     client = link.spawn("b", [sys.executable, "-m", "rtcstate", "join",
                               f"ws://{link.address('a')}:{PORT}", "--room", "r",
-                              "--identity", "bob", "--secret", SECRET, "--publish",
+                              "--identity", "bob", "--secret", TOKEN_SECRET, "--publish",
                               "camera:video", "--reconnect-window", str(window), "--json"])
     client.expect(room_reaches("connected"), within=20)
     client.expect(lambda line: change(line).get("machine") == "local_track"

@@ -18,8 +18,9 @@ from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_
 from rtcstate.adapters.memory import MemoryRoomService
 from rtcstate.dispatcher import Dispatcher
 
+from .helpers import TOKEN_SECRET
+
 pytestmark = pytest.mark.anyio
-SECRET = "rtcstate-test-secret-of-32-bytes!"
 ROOM = "conformance"
 
 
@@ -63,7 +64,7 @@ class AiortcWorld:
         return Dispatcher()
 
     def join(self, identity: str, dispatcher: Dispatcher) -> AbstractAsyncContextManager[Room]:
-        token = create_access_token(SECRET, identity=identity, room=ROOM)
+        token = create_access_token(TOKEN_SECRET, identity=identity, room=ROOM)
         return rtcstate.connect(AiortcTransport(self.server.url, token),
                                 ConnectOptions(room_name=ROOM, identity=identity),
                                 dispatcher=dispatcher)
@@ -77,7 +78,7 @@ async def world(kind: str) -> AsyncIterator[World]:
     if kind == "memory":
         yield MemoryWorld()
         return
-    async with RoomServer(SECRET) as server:
+    async with RoomServer(TOKEN_SECRET) as server:
         yield AiortcWorld(server)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
+from aiortc import RTCConfiguration
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from rtcstate.models.base import TrackKind, WarningName
@@ -48,15 +49,25 @@ __all__ = [
     "Unpublish",
     "WarningNotice",
     "client_messages",
+    "local_rtc_configuration",
     "server_messages",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """The largest signaling message either side accepts (an SDP is a few kilobytes)."""
 
+
+
+def local_rtc_configuration() -> RTCConfiguration:
+    """What every peer connection of both ends is made with unless told otherwise: no ICE
+    servers (aiortc would otherwise ask a public STUN server)."""
+    return RTCConfiguration(iceServers=[])
+
+
 _Sid = Annotated[str, Field(min_length=1, max_length=64)]
 _Name = Annotated[str, Field(min_length=1, max_length=256)]
 _Sdp = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_BYTES)]
+_Token = Annotated[str, Field(min_length=1, max_length=8192)]
 
 
 class _Message(BaseModel):
@@ -70,7 +81,7 @@ class Join(_Message):
 
     type: Literal["join"] = "join"
     room: _Name
-    token: Annotated[str, Field(min_length=1, max_length=8192)]
+    token: _Token
     notify_warnings: tuple[WarningName, ...] = ()
 
 
@@ -79,7 +90,7 @@ class Resume(_Message):
 
     type: Literal["resume"] = "resume"
     room: _Name
-    token: Annotated[str, Field(min_length=1, max_length=8192)]
+    token: _Token
     participant_sid: _Sid
     resume_key: _Sid
 

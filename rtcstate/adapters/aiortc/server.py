@@ -68,6 +68,7 @@ from rtcstate.adapters.aiortc.protocol import (
     Unpublish,
     WarningNotice,
     client_messages,
+    local_rtc_configuration,
 )
 from rtcstate.adapters.aiortc.tokens import verify_access_token
 from rtcstate.errors import AccessTokenError
@@ -77,11 +78,6 @@ __all__ = ["RoomServer", "ServerStats"]
 
 _log = structlog.get_logger("rtcstate.server")
 MEDIA_LOST = "recording-media-lost"
-
-
-def local_rtc_configuration() -> RTCConfiguration:
-    """No ICE servers: aiortc would otherwise ask a public STUN server."""
-    return RTCConfiguration(iceServers=[])
 
 
 @dataclass
@@ -362,10 +358,7 @@ class RoomServer:
                       .model_dump_json())
         await self._tell_others(joined, ParticipantNotice(change="connected",
                                                           participant=joined.info()))
-        for other in list(room.participants.values()):
-            for track in list(other.tracks.values()):
-                if other is not joined:
-                    await self._subscribe(joined, track)
+        await self._subscribe_to_others(joined)
         return joined
 
     def _join_failure(self, room_name: str, identity: str) -> int | None:
@@ -402,11 +395,7 @@ class RoomServer:
         self.stats.resumed += 1
         _log.info("resumed", identity=identity, sid=participant.sid)
         await ws.send(Resumed().model_dump_json())
-        assert room is not None
-        for other in list(room.participants.values()):
-            if other is not participant:
-                for track in list(other.tracks.values()):
-                    await self._subscribe(participant, track)
+        await self._subscribe_to_others(participant)
         return participant
 
     async def _handle(self, participant: _Participant, message: BaseModel) -> None:
@@ -477,6 +466,13 @@ class RoomServer:
         async with self._negotiating:
             await pc.setLocalDescription(await pc.createOffer())
         await self._send(subscriber, Offer(track=track.info(), sdp=pc.localDescription.sdp))
+
+    async def _subscribe_to_others(self, subscriber: _Participant) -> None:
+        """Offer ``subscriber`` every track the others in its room publish."""
+        for other in list(subscriber.room.participants.values()):
+            if other is not subscriber:
+                for track in list(other.tracks.values()):
+                    await self._subscribe(subscriber, track)
 
     def _watch(self, track: _Track) -> None:
         """Read the track's frames: the relay needs a reader, and the watchdog its times."""

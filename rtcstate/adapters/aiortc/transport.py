@@ -65,6 +65,7 @@ from rtcstate.adapters.aiortc.protocol import (
     TrackNotice,
     Unpublish,
     WarningNotice,
+    local_rtc_configuration,
     server_messages,
 )
 from rtcstate.errors import AccessTokenError, TransportError
@@ -121,8 +122,14 @@ def map_aiortc_errors() -> Iterator[None]:
         raise TransportError(f"websockets: {exc}", backend="aiortc") from exc
 
 
-class _Lost(Exception):
-    """The signaling link went silent or closed."""
+def _with_code(cls: type[RoomConnectFailed | RoomDisconnected], room_name: str,
+               code: int | None, fallback: int, message: str) -> Event:
+    """``cls`` carrying the server's ``code``, or ``fallback`` if the catalog has no such error
+    for that event (the server's code is kept in the message)."""
+    try:
+        return cls(room_name=room_name, error_code=code, message=message)
+    except ValidationError:
+        return cls(room_name=room_name, error_code=fallback, message=f"{message} ({code})")
 
 
 class AiortcTransport:
@@ -156,7 +163,7 @@ class AiortcTransport:
         self.url = url
         self.token = token
         self.source: TrackSource = source or (lambda _name, kind: synthetic_track(kind))
-        self.rtc_configuration = rtc_configuration or RTCConfiguration(iceServers=[])
+        self.rtc_configuration = rtc_configuration or local_rtc_configuration()
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.retry_interval = retry_interval
@@ -174,7 +181,6 @@ class AiortcTransport:
         self._announced: set[str] = set()
         self._publishers: dict[str, RTCPeerConnection] = {}
         self._subscribers: dict[str, RTCPeerConnection] = {}
-        self._remote: dict[str, TrackInfo] = {}
         self._subscribed: set[str] = set()
         self._frame_arrived: anyio.Event | None = None
         # Closing a peer connection while it gathers candidates leaks the sockets made after
@@ -211,7 +217,7 @@ class AiortcTransport:
                                    notify_warnings=tuple(sorted(options.notify_warnings)))
                               .model_dump_json())
                 answer = await self._next(ws)
-        except (ConnectionClosed, TimeoutError, _Lost) as exc:
+        except (ConnectionClosed, TimeoutError) as exc:
             await ws.close()
             self._fail_join(options, f"no answer to the join: {exc}")
             return
@@ -219,13 +225,8 @@ class AiortcTransport:
             await ws.close()
             if answer.reason is not None:
                 raise AccessTokenError(answer.reason, answer.message, backend="aiortc")
-            try:
-                failed = RoomConnectFailed(room_name=options.room_name, error_code=answer.code,
-                                           message=answer.message)
-            except ValidationError:  # not a connection error the catalog knows
-                failed = RoomConnectFailed(room_name=options.room_name, error_code=53000,
-                                           message=f"refused: {answer.message}")
-            self._emit(failed)
+            self._emit(_with_code(RoomConnectFailed, options.room_name, answer.code, 53000,
+                                  answer.message))
             return
         if not isinstance(answer, Joined):
             await ws.close()
@@ -330,16 +331,12 @@ class AiortcTransport:
             while not self._leaving:
                 self._ws = ws
                 for name, kind in list(self._publishing.items()):
-                    await self._offer(ws, name, kind, fresh_media=name not in self.local_media)
+                    await self._offer(ws, name, kind, fresh_media=False)
                 reason = await self._signal(ws)
                 self._ws = None
                 if reason is not None:  # the server ended the session
-                    try:
-                        ended = RoomDisconnected(room_name=options.room_name, error_code=reason)
-                    except ValidationError:  # not a disconnect error the catalog knows
-                        ended = RoomDisconnected(room_name=options.room_name, error_code=53001,
-                                                 message=f"ended by the server ({reason})")
-                    self._emit(ended)
+                    self._emit(_with_code(RoomDisconnected, options.room_name, reason, 53001,
+                                          "ended by the server"))
                     break
                 if self._leaving:
                     break
@@ -374,7 +371,7 @@ class AiortcTransport:
                 tasks.cancel_scope.cancel()
 
             async def listen() -> None:
-                with contextlib.suppress(ConnectionClosed, _Lost):
+                with contextlib.suppress(ConnectionClosed):
                     while True:
                         message = await self._next(ws)
                         if isinstance(message, Disconnected):
@@ -401,7 +398,7 @@ class AiortcTransport:
                                          participant_sid=joined.participant_sid,
                                          resume_key=joined.resume_key).model_dump_json())
                     answer = await self._next(ws)
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, _Lost):
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
                 await anyio.sleep(self.retry_interval)
                 continue
             if isinstance(answer, Resumed):
@@ -541,12 +538,10 @@ class AiortcTransport:
                     arrived.set()
 
     def _track_published(self, info: TrackInfo) -> None:
-        self._remote[info.sid] = info
         self._emit(RemoteTrackPublished(track_sid=info.sid, participant_sid=info.participant_sid,
                                         kind=info.kind, track_name=info.name))
 
     async def _track_unpublished(self, info: TrackInfo) -> None:
-        self._remote.pop(info.sid, None)
         pc = self._subscribers.pop(info.sid, None)
         if pc is not None:
             async with self._negotiating:
