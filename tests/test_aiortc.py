@@ -306,3 +306,37 @@ async def test_devices_missing_busy_and_overconstrained_map_to_the_guide(
     synthetic = await AiortcMediaDevices().acquire("camera", MediaConstraints())
     assert await AiortcMediaDevices().video_frames(synthetic, 0.2) > 0
     await devices.release(synthetic)
+
+
+async def test_a_publish_offer_without_a_track_is_refused_and_forgotten(
+        server: RoomServer) -> None:
+    from aiortc import RTCPeerConnection
+
+    from rtcstate.adapters.aiortc import SyntheticVideoTrack
+    from rtcstate.adapters.aiortc.protocol import local_rtc_configuration
+
+    async def offer(pc: RTCPeerConnection) -> str:
+        await pc.setLocalDescription(await pc.createOffer())
+        return str(pc.localDescription.sdp)
+
+    empty, real = RTCPeerConnection(local_rtc_configuration()), RTCPeerConnection(
+        local_rtc_configuration())
+    empty.createDataChannel("nothing")  # an offer with no media section
+    real.addTrack(SyntheticVideoTrack())
+    token = create_access_token(TOKEN_SECRET, identity="mallory", room=ROOM)
+    try:
+        async with rtcstate.connect(transport(server, "bob"), options("bob")) as bob, \
+                ws_connect(server.url) as ws:
+            await ws.send(json.dumps({"type": "join", "room": ROOM, "token": token}))
+            assert json.loads(await ws.recv())["type"] == "joined"
+            for sdp, expected in ((await offer(empty), "problem"),
+                                  (await offer(real), "published")):
+                await ws.send(json.dumps({"type": "publish", "name": "camera",
+                                          "kind": "video", "sdp": sdp}))
+                answer = json.loads(await ws.recv())
+                assert answer["type"] == expected, answer
+            # The refused offer left nothing behind: the real one is announced as new.
+            await until(bob, lambda: len(bob.remote_tracks) == 1)
+    finally:
+        await empty.close()
+        await real.close()

@@ -432,6 +432,10 @@ class RoomServer:
             await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
         if not received:
+            await self._close_pc(pc)
+            track.pc = None
+            if announce:  # nobody has heard of it: forget it
+                del participant.tracks[message.name]
             await self._send(participant, Problem(message=f"the offer for {message.name!r} "
                                                   "carries no track"))
             return
