@@ -9,11 +9,9 @@ otherwise. Run with `make bench`.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
-from typing import Any
 
 from rtcstate.testing.netns import LineReader, VethLink, netns_unavailable
 
@@ -21,18 +19,6 @@ OUTAGES = 10
 OUTAGE_SECONDS = 1.0
 SECRET = "rtcstate-bench-secret-of-32-bytes"
 PORT = 7881
-
-
-def _room(line: str, dest: str) -> bool:
-    try:
-        change: dict[str, Any] = json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return change.get("machine") == "room" and change.get("dest") == dest
-
-
-def _at(line: str) -> float:
-    return float(json.loads(line)["at"])
 
 
 def main() -> None:
@@ -50,17 +36,17 @@ def main() -> None:
             "b", [sys.executable, "-m", "rtcstate", "join", f"ws://{link.address('a')}:{PORT}",
                   "--room", "bench", "--identity", "bot", "--secret", SECRET,
                   "--publish", "camera:video", "--json"])
-        client.expect(lambda line: _room(line, "connected"), within=20)
+        client.expect_change("room", "connected", within=20)
         for _ in range(OUTAGES):
             cut = time.monotonic()
             link.down()
-            detection.append(_at(client.expect(lambda line: _room(line, "reconnecting"),
-                                               within=10)) - cut)
+            detection.append(
+                client.expect_change("room", "reconnecting", within=10)["at"] - cut)
             time.sleep(OUTAGE_SECONDS)  # the outage itself
             restored = time.monotonic()
             link.up()
-            recovery.append(_at(client.expect(lambda line: _room(line, "connected"),
-                                              within=10)) - restored)
+            recovery.append(
+                client.expect_change("room", "connected", within=10)["at"] - restored)
             time.sleep(0.5)  # let the new peer connections settle before the next cut
     print(f"aiortc transport, {OUTAGES} link cuts of {OUTAGE_SECONDS:.0f} s on a veth link:")
     print(f"  loss detected (reconnecting) after   median {statistics.median(detection):.3f} s"

@@ -6,11 +6,9 @@ between them goes down and up. Needs root (skipped otherwise, with that reason; 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -29,19 +27,6 @@ def link() -> Iterator[VethLink]:
         yield created
 
 
-def change(line: str) -> dict[str, Any]:
-    try:
-        found: dict[str, Any] = json.loads(line)
-    except json.JSONDecodeError:
-        return {}
-    return found
-
-
-def room_reaches(dest: str) -> Any:
-    return lambda line: (change(line).get("machine") == "room"
-                         and change(line).get("dest") == dest)
-
-
 def start(link: VethLink, window: float) -> LineReader:
     server = link.spawn("a", [sys.executable, "-m", "rtcstate", "serve", "--host",
                               link.address("a"), "--port", str(PORT), "--secret", TOKEN_SECRET,
@@ -51,9 +36,8 @@ def start(link: VethLink, window: float) -> LineReader:
                               f"ws://{link.address('a')}:{PORT}", "--room", "r",
                               "--identity", "bob", "--secret", TOKEN_SECRET, "--publish",
                               "camera:video", "--reconnect-window", str(window), "--json"])
-    client.expect(room_reaches("connected"), within=20)
-    client.expect(lambda line: change(line).get("machine") == "local_track"
-                  and change(line).get("dest") == "published", within=20)
+    client.expect_change("room", "connected", within=20)
+    client.expect_change("local_track", "published", within=20)
     return client
 
 
@@ -61,13 +45,13 @@ def test_a_cut_link_is_noticed_within_a_second_and_recovered_after(link: VethLin
     client = start(link, window=30)
     cut = time.monotonic()
     link.down()
-    reconnecting = change(client.expect(room_reaches("reconnecting"), within=5))
+    reconnecting = client.expect_change("room", "reconnecting", within=5)
     assert reconnecting["error"]["code"] == 53001
     assert reconnecting["at"] - cut < 1.0
     time.sleep(2)  # the outage itself: the link stays down for two seconds
     restored = time.monotonic()
     link.up()
-    reconnected = change(client.expect(room_reaches("connected"), within=10))
+    reconnected = client.expect_change("room", "connected", within=10)
     assert reconnected["at"] > restored
     assert reconnected["event"] == "reconnected"
     # The track is published again on a new peer connection; the room stays connected.
@@ -78,8 +62,8 @@ def test_a_long_outage_ends_in_53001(link: VethLink) -> None:
     client = start(link, window=2)
     cut = time.monotonic()
     link.down()
-    client.expect(room_reaches("reconnecting"), within=5)
-    lost = change(client.expect(room_reaches("disconnected"), within=10))
+    client.expect_change("room", "reconnecting", within=5)
+    lost = client.expect_change("room", "disconnected", within=10)
     assert lost["error"]["code"] == 53001
     assert 2.0 <= lost["at"] - cut < 4.0
     assert client.process.wait(timeout=10) == 1  # `rtcstate join` exits 1 when the room is lost

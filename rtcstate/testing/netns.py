@@ -16,6 +16,7 @@ Spawned processes see ``CLOCK_MONOTONIC`` like every other process, so their ``S
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 __all__ = ["LineReader", "VethLink", "netns_unavailable"]
 
@@ -94,6 +95,17 @@ class LineReader:
                 return line
         raise TimeoutError(f"no matching line within {within} s; saw: {self.lines[-10:]}")
 
+    def expect_change(self, machine: str, dest: str, within: float) -> dict[str, Any]:
+        """The next state change (a ``--json`` line of ``rtcstate join``) of a ``machine``
+        into ``dest``, parsed.
+
+        Raises:
+            TimeoutError: none came in time.
+        """
+        return _change(self.expect(
+            lambda line: _change(line).get("machine") == machine
+            and _change(line).get("dest") == dest, within))
+
 
 class VethLink:
     """Namespaces ``a`` and ``b`` joined by one veth link, created on enter, deleted on exit.
@@ -162,6 +174,14 @@ class VethLink:
     def _delete(self) -> None:
         for ns in self.namespaces.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def _change(line: str) -> dict[str, Any]:
+    try:
+        found = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _ip(*args: str) -> None:
