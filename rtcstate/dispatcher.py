@@ -52,6 +52,7 @@ __all__ = [
     "DispatchStats",
     "Dispatcher",
     "RawEvent",
+    "SourceClosed",
     "SourceStats",
     "StaleTimeout",
 ]
@@ -107,6 +108,19 @@ class ChangeStream:
 
 class StaleTimeout(RtcRuntimeError):
     """A timeout fired for a state its machine has already left (it lost a race in the queue)."""
+
+
+class SourceClosed(RtcRuntimeError):
+    """An event from a source that :meth:`Dispatcher.close_source` closed (a transport whose
+    room has ended, say).
+
+    Attributes:
+        source: the closed source.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        super().__init__(f"events from {source!r} are no longer taken: {reason}")
 
 
 @dataclass
@@ -191,6 +205,8 @@ def _reason(exc: RtcRuntimeError) -> str:
         return "invalid_event"
     if isinstance(exc, StaleTimeout):
         return "stale_timeout"
+    if isinstance(exc, SourceClosed):
+        return "source_closed"
     if isinstance(exc, GuardRejected):
         return "guard_rejected"
     if isinstance(exc, InvalidTransition):
@@ -219,6 +235,8 @@ class Dispatcher:
         self._queue: MemoryObjectSendStream[_Item] | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._idle: anyio.Event | None = None
+        self._follow_ups: list[_Item] = []
+        self._closed_sources: dict[str, str] = {}
         self.stats = DispatchStats()
 
     # -- machines --------------------------------------------------------------------------
@@ -318,7 +336,9 @@ class Dispatcher:
         if self._queue is not None and self.stats.pending:
             raise RuntimeError(
                 f"{self.stats.pending} queued event(s) would be overtaken; use send()")
-        return self._apply(raw, source, self.stats._received(source))
+        change = self._apply(raw, source, self.stats._received(source))
+        self._apply_follow_ups()
+        return change
 
     # -- async API -------------------------------------------------------------------------
 
@@ -337,6 +357,26 @@ class Dispatcher:
     def send_nowait(self, raw: RawEvent, *, source: str = "app") -> None:
         """Queue an event without yielding to other tasks; see :meth:`send`."""
         self._enqueue(raw, source)
+
+    def follow_up(self, raw: RawEvent, *, source: str = "app") -> None:
+        """From a listener: process ``raw`` right after the change being delivered, ahead of
+        everything queued, so that a reaction and its cause are one step for every other
+        event (the Room ends its machines this way the moment it is lost).
+
+        Follow-ups run in the order given, after the change has reached every listener and
+        stream, and before :meth:`submit` or :meth:`dispatch` return for the event that caused
+        them. Accounted for like any event (never raises for a bad one).
+        """
+        self._follow_ups.append(_Item(raw, source, self.stats._received(source)))
+
+    def close_source(self, source: str, reason: str) -> None:
+        """Reject every event from ``source`` processed from now on (already queued ones too)
+        with :class:`SourceClosed` and ``reason``, until :meth:`open_source`."""
+        self._closed_sources[source] = reason
+
+    def open_source(self, source: str) -> None:
+        """Take events from ``source`` again (see :meth:`close_source`)."""
+        self._closed_sources.pop(source, None)
 
     async def submit(self, raw: RawEvent, *, source: str = "app") -> StateChange:
         """Queue an event and wait for it to be processed, in order; return its change.
@@ -433,6 +473,7 @@ class Dispatcher:
                 else:
                     if outcome is not None:
                         outcome.change = change
+                self._apply_follow_ups()
                 if outcome is not None:
                     outcome.done.set()
                 if self._idle is not None and not self.stats.pending:
@@ -445,6 +486,9 @@ class Dispatcher:
         # The hot path of every event: attribute loads are kept to a minimum on purpose.
         event: Event | None = None
         try:
+            if self._closed_sources and source in self._closed_sources:
+                event = raw.event if isinstance(raw, _TimerFired) else None
+                raise SourceClosed(source, self._closed_sources[source])
             if isinstance(raw, _TimerFired):
                 event = raw.event
                 self._claim_timer(raw)
@@ -485,6 +529,14 @@ class Dispatcher:
                     self._streams.remove(stream)
         return change
 
+    def _apply_follow_ups(self) -> None:
+        """Apply what listeners asked to follow the change just delivered (and what those ask)."""
+        follow_ups = self._follow_ups
+        while follow_ups:
+            item = follow_ups.pop(0)
+            with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
+                self._apply(item.raw, item.source, item.counts)
+
     def _claim_timer(self, fired: _TimerFired) -> None:
         """Consume the timer of ``fired``, or raise StaleTimeout if its state was left."""
         key = (fired.machine.kind, fired.machine.id)
@@ -507,10 +559,14 @@ class Dispatcher:
 
     def _reject(self, exc: RtcRuntimeError, event: Event | None, source: str) -> None:
         """Count and log a rejection: at error level when a transport sent it (an adapter
-        emitting what the model forbids deserves attention), else at warning level."""
+        emitting what the model forbids deserves attention), else at warning level; events
+        from a closed source are expected (what was on its way when it closed): info."""
         reason = _reason(exc)
         self.stats.rejected_by_reason[reason] += 1
-        log = _log.error if source == "transport" else _log.warning
+        if isinstance(exc, SourceClosed):
+            log = _log.info
+        else:
+            log = _log.error if source == "transport" else _log.warning
         log("event_rejected", reason=reason, source=source,
                      type=f"{event.machine}.{event.trigger}" if event else None,
                      id=event.target_id if event else None, detail=str(exc))
@@ -542,3 +598,4 @@ class Dispatcher:
         else:
             with contextlib.suppress(RtcRuntimeError):  # logged and counted by _apply
                 self._apply(fired, "clock", self.stats._received("clock"))
+            self._apply_follow_ups()

@@ -9,7 +9,8 @@ not allow, or an error from the catalog raised to the application)::
     └── RtcRuntimeError                 run time
         ├── InvalidEvent                input failed validation (wraps pydantic's ValidationError)
         ├── InvalidTransition           the event is not allowed in the machine's current state
-        │   └── GuardRejected           ... a transition exists, but its guard said no
+        │   ├── GuardRejected           ... a transition exists, but its guard said no
+        │   └── RoomEnded               ... a local action on a Room that is no longer live
         ├── UnknownMachine              no machine is registered for the event's target
         ├── UnknownCatalogEntry         a catalog lookup matched nothing (also a LookupError)
         ├── TransportError              a transport failed in a way the catalog does not name
@@ -72,6 +73,7 @@ __all__ = [
     "MicrophoneSilentError",
     "ParticipantDuplicateIdentityError",
     "PreflightError",
+    "RoomEnded",
     "RoomMaxParticipantsExceededError",
     "RoomNotFoundError",
     "RtcRuntimeError",
@@ -172,6 +174,20 @@ class GuardRejected(InvalidTransition):
         self.guards = tuple(guards)
         super().__init__(machine, instance, state, event,
                          "rejected by " + ", ".join(self.guards))
+
+
+class RoomEnded(InvalidTransition):
+    """A local action (publish, unpublish, restart, ...) on a Room that is no longer live: it
+    was left or lost. Nothing was changed or sent.
+
+    Attributes:
+        error: the catalog entry the Room was lost with, or ``None`` if the application left.
+    """
+
+    def __init__(self, room: str, state: str, action: str, error: CatalogEntry | None) -> None:
+        self.error = error
+        how = f"it was lost with {error.label}" if error else "the application left it"
+        super().__init__("room", room, state, action, f"the room is no longer live ({how})")
 
 
 class UnknownMachine(RtcRuntimeError, LookupError):

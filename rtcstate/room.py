@@ -10,9 +10,17 @@
 ``connect`` joins (retrying retryable connection errors per ``options.retry``) and raises the
 catalog exception if joining fails. Inside the block the transport's events drive the machines
 through a :class:`~rtcstate.dispatcher.Dispatcher`; local actions are events too. An unexpected
-disconnect is a :class:`StateChange` carrying the catalog error, as in the guide. Leaving the
-block disconnects (if still connected), stops every local track, ends every remote
-participant's and publication's machine, and cancels every task it started.
+disconnect is a :class:`StateChange` carrying the catalog error, as in the guide.
+
+The lost-room rule: the moment the Room machine reaches ``disconnected`` (left, lost, or never
+joined), every other machine of the room ends in the same step, before any other event is
+processed: local tracks, then remote tracks, then participants, each in the order they were
+made. A lost Room's error travels with them (``room_lost``, carrying 53001, 53002, 53205 or
+53405); when the application left, or joining failed, they end as they would on their own
+(``stop``, ``unpublished``, ``disconnected``). From then on every event the transport still
+emits is rejected (reason ``source_closed``), and every local action raises
+:class:`~rtcstate.errors.RoomEnded`. Leaving the block disconnects (if still connected) and
+cancels every task it started.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import anyio.abc
 from rtcstate import catalog
 from rtcstate.adapters.base import SupportsVirtualTime, Transport
 from rtcstate.dispatcher import ChangeStream, Dispatcher
-from rtcstate.errors import error_for
+from rtcstate.errors import RoomEnded, error_for
 from rtcstate.models.base import Event, FacingMode, TrackKind
 from rtcstate.models.local_track import (
     LocalTrackBackground,
@@ -37,24 +45,26 @@ from rtcstate.models.local_track import (
     LocalTrackForeground,
     LocalTrackPublish,
     LocalTrackRestart,
+    LocalTrackRoomLost,
     LocalTrackStop,
     LocalTrackUnpublish,
 )
 from rtcstate.models.options import ConnectOptions
-from rtcstate.models.participant import ParticipantDisconnected
-from rtcstate.models.remote_track import RemoteTrackUnpublished
+from rtcstate.models.participant import ParticipantDisconnected, ParticipantRoomLost
+from rtcstate.models.remote_track import RemoteTrackRoomLost, RemoteTrackUnpublished
 from rtcstate.models.room import RoomConnect, RoomDisconnect
 from rtcstate.models.state_change import StateChange
 from rtcstate.statemachines.local_track import LocalTrackPublicationMachine
 from rtcstate.statemachines.participant import ParticipantMachine
 from rtcstate.statemachines.remote_track import RemoteTrackPublicationMachine
-from rtcstate.statemachines.room import RoomMachine
+from rtcstate.statemachines.room import LOST_ROOM_ERRORS, RoomMachine
 from rtcstate.statemachines.runtime import LifecycleMachine
 
 __all__ = ["Room", "connect"]
 
 _Action = Literal["connect", "disconnect"]
 M = TypeVar("M", bound=LifecycleMachine)
+_LOST_ROOM_ERROR_IDS = frozenset(entry.id for entry in LOST_ROOM_ERRORS)
 
 
 class Room:
@@ -123,13 +133,18 @@ class Room:
 
     # -- local actions ---------------------------------------------------------------------
 
+    # Every action below raises RoomEnded (an InvalidTransition), changing and sending nothing,
+    # once the Room is disconnected: the lost-room rule in the module docstring.
+
     async def publish(self, name: str, kind: TrackKind | None = None) -> StateChange:
         """Publish a local track: a pre-acquired one by name, or a new one (give ``kind``).
 
         Raises:
+            RoomEnded: the room is no longer live.
             InvalidTransition: the track cannot be published in its state.
             ValueError: no track ``name`` exists and no ``kind`` was given.
         """
+        self._require_live("publish")
         track = self._find_track(name)
         if track is None:
             if kind is None:
@@ -142,40 +157,89 @@ class Room:
         return change
 
     async def unpublish(self, name: str) -> StateChange:
-        """Unpublish a local track, keeping it."""
+        """Unpublish a local track, keeping it.
+
+        Raises:
+            RoomEnded: the room is no longer live.
+            InvalidTransition: the track is not published or publishing.
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("unpublish")
         change = await self._local(self._track_event(LocalTrackUnpublish, name))
         await self.transport.unpublish(name)
         return change
 
     async def restart(self, name: str, *, facing_mode: FacingMode | None = None,
                       device_id: str | None = None) -> StateChange:
-        """Restart a track's source with new constraints, staying published (camera switch)."""
+        """Restart a track's source with new constraints, staying published (camera switch).
+
+        Raises:
+            RoomEnded: the room is no longer live.
+            InvalidTransition: the track is not on air (``GuardRejected`` for a data track).
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("restart")
         track = self._track(name)
         return await self._local(LocalTrackRestart(track_name=name, kind=track.track_kind,
                                                    facing_mode=facing_mode, device_id=device_id))
 
     async def enable(self, name: str) -> StateChange:
-        """Enable a disabled local track."""
+        """Enable a disabled local track.
+
+        Raises:
+            RoomEnded: the room is no longer live.
+            InvalidTransition: the track is not disabled.
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("enable")
         return await self._local(self._track_event(LocalTrackEnable, name))
 
     async def disable(self, name: str) -> StateChange:
-        """Disable a local track (it stays published)."""
+        """Disable a local track (it stays published).
+
+        Raises:
+            RoomEnded: the room is no longer live.
+            InvalidTransition: the track is not published.
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("disable")
         return await self._local(self._track_event(LocalTrackDisable, name))
 
     async def background(self, name: str = "camera") -> StateChange:
-        """The app went to the background: stop and unpublish the camera track (mobile)."""
+        """The app went to the background: stop and unpublish the camera track (mobile).
+
+        Raises:
+            RoomEnded: the room is no longer live.
+            InvalidTransition: the track is not on air (``GuardRejected``: not a camera).
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("background")
         change = await self._local(self._track_event(LocalTrackBackground, name))
         await self.transport.unpublish(name)
         return change
 
     async def foreground(self, name: str = "camera") -> StateChange:
-        """The app is back: publish a new camera track."""
+        """The app is back: publish a new camera track.
+
+        Raises:
+            RoomEnded: the room is no longer live.
+            InvalidTransition: the track is not backgrounded.
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("foreground")
         change = await self._local(self._track_event(LocalTrackForeground, name))
         await self.transport.publish(name, self._track(name).track_kind)
         return change
 
     async def stop(self, name: str) -> StateChange:
-        """Stop a local track for good (unpublishing it if needed)."""
+        """Stop a local track for good (unpublishing it if needed).
+
+        Raises:
+            RoomEnded: the room is no longer live (its tracks were stopped with it).
+            InvalidTransition: the track is already stopped.
+            ValueError: no track ``name`` exists.
+        """
+        self._require_live("stop")
         was_published = self._track(name).state not in ("created", "unpublished", "backgrounded")
         change = await self._local(self._track_event(LocalTrackStop, name))
         if was_published:
@@ -183,7 +247,10 @@ class Room:
         return change
 
     async def disconnect(self) -> StateChange | None:
-        """Leave the room (do it on page hide); ``None`` if it is already disconnected."""
+        """Leave the room (do it on page hide); ``None`` if it is already disconnected.
+
+        Every machine of the room ends in the same step (the lost-room rule).
+        """
         if self.machine.is_terminal:
             return None
         return await self._local(RoomDisconnect(room_name=self.name))
@@ -227,6 +294,34 @@ class Room:
     async def _local(self, event: Event) -> StateChange:
         return await self.dispatcher.submit(event, source="app")
 
+    def _require_live(self, action: str) -> None:
+        if self.machine.is_terminal:
+            raise RoomEnded(self.name, self.state, action, self._last_error)
+
+    def _end_machines(self, error: catalog.CatalogEntry | None) -> None:
+        """The lost-room rule: every other machine of the room ends in this very step."""
+        self.dispatcher.close_source("transport", f"room {self.name!r} is disconnected")
+        code = error.code if error is not None and error.id in _LOST_ROOM_ERROR_IDS else None
+        endings: list[Event] = []
+        for name, track in self.local_tracks.items():
+            if not track.is_terminal:
+                fields = {"track_name": name, "kind": track.track_kind}
+                endings.append(LocalTrackStop(**fields) if code is None
+                               else LocalTrackRoomLost(**fields, error_code=code))
+        for sid, remote in self.remote_tracks.items():
+            if not remote.is_terminal:
+                ids = {"track_sid": sid, "participant_sid": remote.participant_sid,
+                       "kind": remote.track_kind}
+                endings.append(RemoteTrackUnpublished(**ids) if code is None
+                               else RemoteTrackRoomLost(**ids, error_code=code))
+        for sid, participant in self.participants.items():
+            if not participant.is_terminal:
+                who = {"participant_sid": sid, "identity": participant.identity}
+                endings.append(ParticipantDisconnected(**who) if code is None
+                               else ParticipantRoomLost(**who, error_code=code))
+        for event in endings:
+            self.dispatcher.follow_up(event, source="room")
+
     def _react(self, change: StateChange) -> None:
         changed, self._changed = self._changed, None
         if changed is not None:
@@ -237,8 +332,10 @@ class Room:
             self._last_error = change.error
         if change.dest == "connecting" and change.event == "retry":
             self._queue_action("connect")
-        elif change.dest == "disconnected" and not self._leaving:
-            self._queue_action("disconnect")  # lost it: tell the transport we are gone too
+        elif change.dest == "disconnected":
+            self._end_machines(change.error)
+            if not self._leaving:
+                self._queue_action("disconnect")  # lost it: tell the transport we are gone too
 
     def _queue_action(self, action: _Action) -> None:
         self._actions_pending += 1
@@ -284,22 +381,11 @@ class Room:
     async def _leave(self) -> None:
         """Bring every machine to a terminal state, as the local participant sees it."""
         self._leaving = True
-        await self.disconnect()
-        # Told first, so it emits nothing more; then what it emitted before is applied, so no
-        # machine is created after the ones below were ended.
+        await self.disconnect()  # ends every machine of the room, if it had not ended yet
+        # Told after, so what it emits on the way out is rejected (its source is closed) and
+        # counted, instead of creating machines after the others were ended.
         await self.transport.disconnect()
         await self._catch_up()
-        for name, track in list(self.local_tracks.items()):
-            if not track.is_terminal:
-                await self.stop(name)
-        for sid, remote in list(self.remote_tracks.items()):
-            if not remote.is_terminal:
-                await self._local(RemoteTrackUnpublished(
-                    track_sid=sid, participant_sid=remote.participant_sid, kind=remote.track_kind))
-        for sid, participant in list(self.participants.items()):
-            if not participant.is_terminal:
-                await self._local(ParticipantDisconnected(participant_sid=sid,
-                                                          identity=participant.identity))
 
     async def _catch_up(self) -> None:
         """Wait until every event the transport has emitted is pumped and applied."""
@@ -365,6 +451,7 @@ async def connect(transport: Transport, options: ConnectOptions, *,
                     await dispatcher.drain()
             tasks.cancel_scope.cancel()
     finally:
+        dispatcher.open_source("transport")
         room._actions_send.close()
         room._actions.close()
         if unregister is not None:

@@ -68,7 +68,7 @@ def test_table_lists_guard_timeout_and_errors() -> None:
     assert ("| `connect_failed` | `connecting` | `waiting_to_retry` | retry | attempts_remain |"
             "  | 53000, 53006 |") in table
     assert ("| `disconnected` | `reconnecting` | `disconnected` | failure |  | "
-            "options.reconnect.window | 53001, 53405 |") in table
+            "options.reconnect.window | 53001, 53405, 53002, 53205 |") in table
 
 
 def test_check_names_stale_and_missing_files(tmp_path: Path) -> None:

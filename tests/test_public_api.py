@@ -36,7 +36,7 @@ TOP_LEVEL = [
     "MediaError", "MediaInsecureContextError", "MediaNotAllowedError", "MediaNotFoundError",
     "MediaNotReadableError", "MediaOverconstrainedError", "MediaWarningError",
     "MicrophoneSilentError", "ParticipantDuplicateIdentityError", "ParticipantMachine",
-    "PreflightError", "RemoteTrackPublicationMachine", "Room", "RoomMachine",
+    "PreflightError", "RemoteTrackPublicationMachine", "Room", "RoomEnded", "RoomMachine",
     "RoomMaxParticipantsExceededError", "RoomNotFoundError", "RtcRuntimeError", "RtcStateError",
     "SignalingConnectionDisconnectedError", "SignalingConnectionError",
     "SignalingConnectionTimeoutError", "SignalingServerBusyError", "SpecError", "StateChange",

@@ -163,7 +163,8 @@ class MemoryRoomService:
         self.delivery = DeliveryStats()
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
-        self._interrupted: set[str] = set()
+        self._interrupted: dict[str, int] = {}  # participant sid -> what broke: 53001 or 53405
+        self._verdicts: dict[str, int] = {}  # sid -> 53002 or 53205, told when it resumes
         self._serial = 0
         for name in rooms:
             self.create_room(name)
@@ -220,10 +221,10 @@ class MemoryRoomService:
         self._restore(participant)
 
     def expire_session(self, identity: str) -> None:
-        """End ``identity``'s session (53002): it is disconnected and removed."""
+        """End ``identity``'s session (53002): it is disconnected and removed (a participant
+        whose signaling is down hears it when it resumes)."""
         participant = self._participant(identity)
-        self._deliver(participant.transport,
-                      RoomDisconnected(room_name=participant.room.name, error_code=53002))
+        self._tell_verdict(participant, 53002)
         self._remove(participant)
 
     def lose_media(self, identity: str, track_name: str, *, duration: float) -> None:
@@ -263,7 +264,7 @@ class MemoryRoomService:
         room = self._rooms[room_name]
         older = room.with_identity(options.identity)
         if older is not None:
-            self._deliver(older.transport, RoomDisconnected(room_name=room_name, error_code=53205))
+            self._tell_verdict(older, 53205)
             self._remove(older)
         joined = _Participant(self._new_sid("PA"), options.identity, room, transport, options)
         transport.participant = joined
@@ -347,9 +348,18 @@ class MemoryRoomService:
                 self._deliver(other.transport, RemoteTrackUnsubscribed(**ids))
                 self._deliver(other.transport, RemoteTrackUnpublished(**ids))
 
+    def _tell_verdict(self, participant: _Participant, code: Literal[53002, 53205]) -> None:
+        """Tell ``participant`` its session is over: now, or when it resumes if its signaling
+        is down (it cannot hear the server until then)."""
+        if self._interrupted.get(participant.sid) == 53001:
+            self._verdicts[participant.sid] = code
+        else:
+            self._deliver(participant.transport,
+                          RoomDisconnected(room_name=participant.room.name, error_code=code))
+
     def _remove(self, participant: _Participant) -> None:
         room = participant.room
-        self._interrupted.discard(participant.sid)
+        self._interrupted.pop(participant.sid, None)
         room.participants.pop(participant.sid, None)
         for track in list(participant.tracks.values()):
             self._retract(track)
@@ -364,16 +374,20 @@ class MemoryRoomService:
                    duration: float | None) -> None:
         participant = self._participant(identity)
         room = participant.room
-        self._interrupted.add(participant.sid)
+        self._interrupted[participant.sid] = code
         self._deliver(participant.transport, RoomReconnecting(room_name=room.name, error_code=code))
         self._tell_others(participant, ParticipantReconnecting)
         if duration is not None and duration < participant.options.reconnect.window:
             self.clock.call_later(duration, lambda: self._restore(participant))
 
     def _restore(self, participant: _Participant) -> None:
-        if participant.sid in participant.room.participants and (
+        verdict = self._verdicts.pop(participant.sid, None)
+        if verdict is not None:  # removed while it could not hear: it learns why on resuming
+            self._deliver(participant.transport, RoomDisconnected(
+                room_name=participant.room.name, error_code=verdict))
+        elif participant.sid in participant.room.participants and (
                 participant.sid in self._interrupted):
-            self._interrupted.discard(participant.sid)
+            del self._interrupted[participant.sid]
             self._deliver(participant.transport,
                           RoomReconnected(room_name=participant.room.name))
             self._tell_others(participant, ParticipantReconnected)

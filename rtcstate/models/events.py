@@ -31,6 +31,7 @@ from rtcstate.models.local_track import (
     LocalTrackPublish,
     LocalTrackPublished,
     LocalTrackRestart,
+    LocalTrackRoomLost,
     LocalTrackStop,
     LocalTrackUnpublish,
     LocalTrackWarning,
@@ -41,9 +42,11 @@ from rtcstate.models.participant import (
     ParticipantDisconnected,
     ParticipantReconnected,
     ParticipantReconnecting,
+    ParticipantRoomLost,
 )
 from rtcstate.models.remote_track import (
     RemoteTrackPublished,
+    RemoteTrackRoomLost,
     RemoteTrackSubscribed,
     RemoteTrackSubscriptionFailed,
     RemoteTrackSwitchedOff,
@@ -77,6 +80,7 @@ AnyEvent: TypeAlias = Annotated[
     | ParticipantReconnecting
     | ParticipantReconnected
     | ParticipantDisconnected
+    | ParticipantRoomLost
     | LocalTrackPublish
     | LocalTrackPublished
     | LocalTrackEnable
@@ -89,6 +93,7 @@ AnyEvent: TypeAlias = Annotated[
     | LocalTrackForeground
     | LocalTrackUnpublish
     | LocalTrackStop
+    | LocalTrackRoomLost
     | RemoteTrackPublished
     | RemoteTrackSubscribed
     | RemoteTrackSubscriptionFailed
@@ -96,6 +101,7 @@ AnyEvent: TypeAlias = Annotated[
     | RemoteTrackSwitchedOff
     | RemoteTrackSwitchedOn
     | RemoteTrackUnpublished
+    | RemoteTrackRoomLost
     | DeviceRequest
     | DeviceGranted
     | DeviceAcquireFailed

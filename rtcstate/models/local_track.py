@@ -8,6 +8,7 @@ from pydantic import Field
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.models.base import ErrorRef, Event, FacingMode, TrackKind, WarningName
+from rtcstate.models.room import RoomLostEvent
 
 __all__ = [
     "LocalTrackBackground",
@@ -19,6 +20,7 @@ __all__ = [
     "LocalTrackPublish",
     "LocalTrackPublished",
     "LocalTrackRestart",
+    "LocalTrackRoomLost",
     "LocalTrackStop",
     "LocalTrackUnpublish",
     "LocalTrackWarning",
@@ -126,3 +128,9 @@ class LocalTrackStop(LocalTrackEvent):
     """The track is stopped for good (unpublishing it if it was published)."""
 
     type: Literal["local_track.stop"] = "local_track.stop"
+
+
+class LocalTrackRoomLost(LocalTrackEvent, RoomLostEvent):
+    """The Room was lost (53001, 53002, 53205, 53405): the track is stopped with it."""
+
+    type: Literal["local_track.room_lost"] = "local_track.room_lost"

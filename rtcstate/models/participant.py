@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from rtcstate.models.base import Event
+from rtcstate.models.room import RoomLostEvent
 
 __all__ = [
     "ParticipantConnected",
@@ -14,6 +15,7 @@ __all__ = [
     "ParticipantEvent",
     "ParticipantReconnected",
     "ParticipantReconnecting",
+    "ParticipantRoomLost",
 ]
 
 
@@ -51,3 +53,9 @@ class ParticipantDisconnected(ParticipantEvent):
     """The remote participant left the Room (or was dropped)."""
 
     type: Literal["participant.disconnected"] = "participant.disconnected"
+
+
+class ParticipantRoomLost(ParticipantEvent, RoomLostEvent):
+    """The local participant lost the Room: the remote participant is gone from its view."""
+
+    type: Literal["participant.room_lost"] = "participant.room_lost"

@@ -7,10 +7,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from rtcstate.models.base import Event, TrackKind
+from rtcstate.models.room import RoomLostEvent
 
 __all__ = [
     "RemoteTrackEvent",
     "RemoteTrackPublished",
+    "RemoteTrackRoomLost",
     "RemoteTrackSubscribed",
     "RemoteTrackSubscriptionFailed",
     "RemoteTrackSwitchedOff",
@@ -74,3 +76,9 @@ class RemoteTrackUnpublished(RemoteTrackEvent):
     """The remote participant unpublished the track (or left)."""
 
     type: Literal["remote_track.unpublished"] = "remote_track.unpublished"
+
+
+class RemoteTrackRoomLost(RemoteTrackEvent, RoomLostEvent):
+    """The local participant lost the Room: the remote track is gone with it."""
+
+    type: Literal["remote_track.room_lost"] = "remote_track.room_lost"

@@ -13,6 +13,7 @@ __all__ = [
     "ConnectErrorCode",
     "DisconnectErrorCode",
     "ReconnectErrorCode",
+    "RoomLostEvent",
     "RoomConnect",
     "RoomConnectFailed",
     "RoomConnected",
@@ -95,6 +96,21 @@ class RoomDisconnected(_CarriesCode):
     type: Literal["room.disconnected"] = "room.disconnected"
     error_code: DisconnectErrorCode
     message: str | None = None
+
+
+class RoomLostEvent(Event):
+    """Base of the ``room_lost`` events of the room's other machines: the Room they belong to
+    was lost with ``error_code``, so they end with it. The Room sends them, in one step with its
+    own ``disconnected`` change."""
+
+    error_code: DisconnectErrorCode
+
+    @classmethod
+    def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
+        return {"error_code": entry.code}
+
+    def error_ref(self) -> ErrorRef | None:
+        return ErrorRef(code=self.error_code)
 
 
 class RoomDisconnect(RoomEvent):

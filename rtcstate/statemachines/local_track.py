@@ -11,6 +11,9 @@ The guide's mobile pattern is explicit: on backgrounding, the camera track is st
 unpublished (``backgrounded``); on foregrounding a new track is created and published, and the
 machine goes through ``publishing`` again. The instance keeps its name across that replacement.
 
+A track ends with its Room: when a joined Room is lost, ``room_lost`` stops it carrying the
+Room's error (the application leaving stops it with ``stop``).
+
 The picture is ``diagrams/local_track.svg``, rendered from :data:`LOCAL_TRACK_SPEC`.
 """
 
@@ -30,12 +33,14 @@ from rtcstate.models.local_track import (
     LocalTrackPublish,
     LocalTrackPublished,
     LocalTrackRestart,
+    LocalTrackRoomLost,
     LocalTrackStop,
     LocalTrackUnpublish,
     LocalTrackWarning,
     LocalTrackWarningsCleared,
 )
 from rtcstate.models.options import ConnectOptions
+from rtcstate.statemachines.room import LOST_ROOM_ERRORS
 from rtcstate.statemachines.runtime import LifecycleMachine
 from rtcstate.statemachines.spec import Guard, MachineSpec, Role, StateSpec, Timeout, TransitionSpec
 
@@ -113,6 +118,9 @@ LOCAL_TRACK_SPEC = MachineSpec(
                        doc="Create and publish a new camera track."),
         TransitionSpec("unpublish", ("publishing", *_ON_AIR), "unpublished", Role.ACTION),
         TransitionSpec("stop", _ALIVE, "stopped", Role.ACTION),
+        TransitionSpec("room_lost", _ALIVE, "stopped", Role.FAILURE, errors=LOST_ROOM_ERRORS,
+                       doc="The Room was lost: the track is stopped with it, carrying the "
+                           "Room's error."),
     ),
     events={
         "publish": LocalTrackPublish,
@@ -127,6 +135,7 @@ LOCAL_TRACK_SPEC = MachineSpec(
         "foreground": LocalTrackForeground,
         "unpublish": LocalTrackUnpublish,
         "stop": LocalTrackStop,
+        "room_lost": LocalTrackRoomLost,
     },
 )
 

@@ -1,7 +1,8 @@
 """The Participant lifecycle: a remote participant's presence in the Room.
 
 A remote participant is ``connected`` when the Room announces it, may be ``reconnecting``
-for a while, and ends ``disconnected``. Its track publications are separate machines.
+for a while, and ends ``disconnected``: it left, or the local participant lost the Room
+(``room_lost``, carrying the Room's error). Its track publications are separate machines.
 
 The picture is ``diagrams/participant.svg``, rendered from :data:`PARTICIPANT_SPEC`.
 """
@@ -16,7 +17,9 @@ from rtcstate.models.participant import (
     ParticipantDisconnected,
     ParticipantReconnected,
     ParticipantReconnecting,
+    ParticipantRoomLost,
 )
+from rtcstate.statemachines.room import LOST_ROOM_ERRORS
 from rtcstate.statemachines.runtime import LifecycleMachine
 from rtcstate.statemachines.spec import MachineSpec, Role, StateSpec, TransitionSpec
 
@@ -36,11 +39,15 @@ PARTICIPANT_SPEC = MachineSpec(
         TransitionSpec("reconnecting", ("connected",), "reconnecting", Role.RECONNECT),
         TransitionSpec("reconnected", ("reconnecting",), "connected", Role.RECONNECT),
         TransitionSpec("disconnected", ("connected", "reconnecting"), "disconnected"),
+        TransitionSpec("room_lost", ("connected", "reconnecting"), "disconnected", Role.FAILURE,
+                       errors=LOST_ROOM_ERRORS,
+                       doc="The local participant lost the Room, carrying the Room's error."),
     ),
     events={
         "reconnecting": ParticipantReconnecting,
         "reconnected": ParticipantReconnected,
         "disconnected": ParticipantDisconnected,
+        "room_lost": ParticipantRoomLost,
     },
     created_by=ParticipantConnected,
 )

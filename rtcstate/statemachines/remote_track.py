@@ -4,7 +4,8 @@ A remote publication starts ``published`` (it exists as soon as the Room announc
 local participant may subscribe (``subscribed``), fail to (``subscription_failed``), stop
 receiving it (``unsubscribed``: the guide's cue that a mobile participant backgrounded its
 camera), or have the server pause forwarding it (``switched_off``) and resume
-(``switched_on``). It ends ``unpublished``.
+(``switched_on``). It ends ``unpublished``: unpublished by its participant, or ``room_lost``
+(carrying the error) when the local participant loses the Room.
 
 The picture is ``diagrams/remote_track.svg``, rendered from :data:`REMOTE_TRACK_SPEC`.
 """
@@ -16,6 +17,7 @@ from typing import ClassVar
 from rtcstate.models.base import Event, TrackKind
 from rtcstate.models.remote_track import (
     RemoteTrackPublished,
+    RemoteTrackRoomLost,
     RemoteTrackSubscribed,
     RemoteTrackSubscriptionFailed,
     RemoteTrackSwitchedOff,
@@ -23,10 +25,13 @@ from rtcstate.models.remote_track import (
     RemoteTrackUnpublished,
     RemoteTrackUnsubscribed,
 )
+from rtcstate.statemachines.room import LOST_ROOM_ERRORS
 from rtcstate.statemachines.runtime import LifecycleMachine
 from rtcstate.statemachines.spec import MachineSpec, Role, StateSpec, TransitionSpec
 
 __all__ = ["REMOTE_TRACK_SPEC", "RemoteTrackPublicationMachine"]
+
+_ALIVE = ("published", "subscribed", "switched_off", "unsubscribed", "subscription_failed")
 
 REMOTE_TRACK_SPEC = MachineSpec(
     kind="remote_track",
@@ -49,8 +54,9 @@ REMOTE_TRACK_SPEC = MachineSpec(
         TransitionSpec("switched_off", ("subscribed",), "switched_off", Role.RECONNECT),
         TransitionSpec("switched_on", ("switched_off",), "subscribed", Role.RECONNECT),
         TransitionSpec("unsubscribed", ("subscribed", "switched_off"), "unsubscribed"),
-        TransitionSpec("unpublished", ("published", "subscribed", "switched_off", "unsubscribed",
-                                       "subscription_failed"), "unpublished"),
+        TransitionSpec("unpublished", _ALIVE, "unpublished"),
+        TransitionSpec("room_lost", _ALIVE, "unpublished", Role.FAILURE, errors=LOST_ROOM_ERRORS,
+                       doc="The local participant lost the Room, carrying the Room's error."),
     ),
     events={
         "subscribed": RemoteTrackSubscribed,
@@ -59,6 +65,7 @@ REMOTE_TRACK_SPEC = MachineSpec(
         "switched_on": RemoteTrackSwitchedOn,
         "unsubscribed": RemoteTrackUnsubscribed,
         "unpublished": RemoteTrackUnpublished,
+        "room_lost": RemoteTrackRoomLost,
     },
     created_by=RemoteTrackPublished,
 )

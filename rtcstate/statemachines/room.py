@@ -5,7 +5,8 @@ A join either succeeds (``connected``), backs off and retries after a retryable 
 Once in, an interruption moves to ``reconnecting`` carrying its cause (53001 signaling, 53405
 media); it ends with ``reconnected``, or ``disconnected`` carrying that cause when the transport
 gives up or the reconnect window expires. From ``connected`` the server may end the session
-(53002) or replace the participant (53205). ``disconnect`` (the application leaving, e.g. on
+(53002) or replace the participant (53205); a client that was reconnecting hears that verdict
+when it resumes. ``disconnect`` (the application leaving, e.g. on
 page hide) reaches ``disconnected`` from every live state, carrying no error.
 
 The picture is ``diagrams/room.svg``, rendered from :data:`ROOM_SPEC`.
@@ -40,7 +41,7 @@ from rtcstate.statemachines.spec import (
     TransitionSpec,
 )
 
-__all__ = ["ROOM_SPEC", "RoomMachine"]
+__all__ = ["LOST_ROOM_ERRORS", "ROOM_SPEC", "RoomMachine"]
 
 
 def _connect_entry(code: int) -> catalog.CatalogEntry:
@@ -55,6 +56,8 @@ _CONNECT_ERRORS = tuple(_connect_entry(code) for code in (53000, 53006, 53105, 5
 _RETRYABLE_CONNECT_ERRORS = tuple(e for e in _CONNECT_ERRORS if e.retryable)
 _RECONNECT_ERRORS = (_disconnect_entry(53001), _disconnect_entry(53405))
 _SERVER_DISCONNECT_ERRORS = (_disconnect_entry(53002), _disconnect_entry(53205))
+LOST_ROOM_ERRORS = (*_RECONNECT_ERRORS, *_SERVER_DISCONNECT_ERRORS)
+"""The errors a joined Room can be lost with; the room's other machines end carrying them."""
 
 
 def _attempts_remain(room: RoomMachine, _event: Event) -> bool:
@@ -130,8 +133,9 @@ ROOM_SPEC = MachineSpec(
                        doc="Signaling (53001) or media (53405) interrupted."),
         TransitionSpec("reconnected", ("reconnecting",), "connected", Role.RECONNECT),
         TransitionSpec("disconnected", ("reconnecting",), "disconnected", Role.FAILURE,
-                       errors=_RECONNECT_ERRORS,
-                       doc="Reconnecting failed, or its window expired (fired by the clock)."),
+                       errors=LOST_ROOM_ERRORS,
+                       doc="Reconnecting failed, or its window expired (fired by the clock), "
+                           "or the resuming client heard the server's verdict (53002, 53205)."),
         TransitionSpec("disconnected", ("connected",), "disconnected", Role.FAILURE,
                        errors=_SERVER_DISCONNECT_ERRORS,
                        doc="Session expired (53002) or the identity joined again (53205)."),
