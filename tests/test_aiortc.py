@@ -5,8 +5,11 @@ Real WebRTC: waits are for events, with deadlines (never a sleep that waits out 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -20,6 +23,7 @@ from rtcstate import (
     ConnectOptions,
     ParticipantDuplicateIdentityError,
     Room,
+    RoomEnded,
     RoomMaxParticipantsExceededError,
     RoomNotFoundError,
     StateChange,
@@ -28,7 +32,7 @@ from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_
 from rtcstate.adapters.aiortc.protocol import MAX_MESSAGE_BYTES
 from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
-from rtcstate.models import RetryPolicy
+from rtcstate.models import ReconnectPolicy, RetryPolicy
 
 from .helpers import TOKEN_SECRET
 
@@ -84,6 +88,15 @@ async def frames(transport: AiortcTransport, sids: list[str], at_least: int,
 
 async def until(room: Room, predicate: Any, within: float = 10.0) -> None:
     assert await room.wait_until(predicate, within=within), "timed out waiting"
+
+
+MEDIA_BOUND = 1.0 + 1.0
+"""Seconds within which frames flow again after a resume on loopback: one for the new peer
+connections to connect, one for the ten frames asked for (audio sends 50 a second)."""
+
+
+def subscribed(room: Room) -> int:
+    return sum(t.state == "subscribed" for t in room.remote_tracks.values())
 
 
 async def test_the_transport_fits_the_protocol() -> None:
@@ -208,24 +221,33 @@ async def test_malformed_and_oversized_messages_hurt_nobody_else(server: RoomSer
         assert alice.state == "connected"
 
 
-async def test_a_dropped_signaling_connection_reconnects_with_fresh_media(
+async def test_after_either_side_resumes_every_subscriber_keeps_receiving_frames(
         server: RoomServer) -> None:
     dispatcher, seen = recorder()
-    alice_t = transport(server, "alice")
-    async with rtcstate.connect(alice_t, options("alice"), dispatcher=dispatcher) as alice:
+    alice_t, bob_t = transport(server, "alice"), transport(server, "bob")
+    async with rtcstate.connect(alice_t, options("alice"), dispatcher=dispatcher) as alice, \
+            rtcstate.connect(bob_t, options("bob")) as bob:
         await alice.publish("camera", "video")
-        bob_t = transport(server, "bob")
-        async with rtcstate.connect(bob_t, options("bob")) as bob:
-            await frames(bob_t, list(bob.remote_tracks), 3)
-            server.drop_signaling("alice")
-            await until(alice, lambda: states(seen, "room")[-2:]
-                        == ["reconnecting", "connected"])
-            sid = published_sids(seen, "camera").pop()
-            await frames(bob_t, [sid], bob_t.frames_received[sid] + 5)
-            assert bob.remote_tracks[sid].state == "subscribed"
+        await bob.publish("microphone", "audio")
+        await until(bob, lambda: subscribed(bob) == 1)
+        await until(alice, lambda: subscribed(alice) == 1)
+        (camera,), (microphone,) = list(bob.remote_tracks), list(alice.remote_tracks)
+        await frames(bob_t, [camera], 3)
+        await frames(alice_t, [microphone], 3)
+        for who, room in (("alice", alice), ("bob", bob), ("alice", alice)):
+            resumed = server.stats.resumed
+            server.drop_signaling(who)
+            await until(room, lambda room=room, resumed=resumed: room.state == "connected"
+                        and server.stats.resumed == resumed + 1)
+            # Frames keep arriving at both ends, within a second of the resume.
+            await frames(bob_t, [camera], bob_t.frames_received[camera] + 10, within=MEDIA_BOUND)
+            await frames(alice_t, [microphone], alice_t.frames_received[microphone] + 10,
+                         within=MEDIA_BOUND)
+            assert bob.remote_tracks[camera].state == "subscribed"
+            assert alice.remote_tracks[microphone].state == "subscribed"
     lost = [c for c in seen if c.machine == "room" and c.dest == "reconnecting"]
-    assert [c.error.code if c.error else None for c in lost] == [53001]
-    assert server.stats.resumed == 1
+    assert [c.error.code if c.error else None for c in lost] == [53001, 53001]
+    assert server.stats.resumed == 3
 
 
 async def test_media_that_stops_reaching_the_server_is_a_warning_then_cleared(
@@ -340,3 +362,136 @@ async def test_a_publish_offer_without_a_track_is_refused_and_forgotten(
     finally:
         await empty.close()
         await real.close()
+
+
+# -- the lost-room rule over real WebRTC ------------------------------------------------------
+
+async def kick_by_a_second_join(server: RoomServer) -> None:
+    async with AiortcTransport(server.url, create_access_token(
+            TOKEN_SECRET, identity="alice", room=ROOM)) as newcomer:
+        await newcomer.connect(options("alice"))
+
+
+async def expire(server: RoomServer) -> None:
+    await server.expire_session("alice")
+
+
+async def cut_for_good(server: RoomServer) -> None:
+    server.drop_signaling("alice", duration=None)  # the 1.5 s window runs out
+
+
+@pytest.mark.parametrize(("lose", "entry"), [
+    pytest.param(kick_by_a_second_join, "53205-duplicate-identity", id="53205"),
+    pytest.param(expire, "53002-signaling-timeout", id="53002"),
+    pytest.param(cut_for_good, "53001-signaling-disconnected", id="window-53001"),
+])
+async def test_a_lost_room_ends_every_machine_and_refuses_local_actions(
+        server: RoomServer, lose: Any, entry: str) -> None:
+    dispatcher, seen = recorder()
+    alice_options = options("alice", tracks=[{"name": "camera", "kind": "video"}],
+                            reconnect=ReconnectPolicy(window=1.5))
+    bob_t = transport(server, "bob")
+    async with rtcstate.connect(bob_t, options("bob")) as bob:
+        await bob.publish("microphone", "audio")
+        async with rtcstate.connect(transport(server, "alice"), alice_options,
+                                    dispatcher=dispatcher) as alice:
+            await until(alice, lambda: subscribed(alice) == 1
+                        and alice.local_tracks["camera"].state == "published")
+            await lose(server)
+            await until(alice, lambda: alice.state == "disconnected")
+            start = next(i for i, c in enumerate(seen) if c.machine == "room"
+                         and c.dest == "disconnected")
+            assert [(c.machine, c.source, c.event, c.dest, c.error.id if c.error else None)
+                    for c in seen[start:start + 4]] == [
+                ("room", "reconnecting" if "53001" in entry else "connected", "disconnected",
+                 "disconnected", entry),
+                ("local_track", "published", "room_lost", "stopped", entry),
+                ("remote_track", "subscribed", "room_lost", "unpublished", entry),
+                ("participant", "connected", "room_lost", "disconnected", entry)]
+            assert all(m.is_terminal for m in alice.dispatcher.machines.values())
+            actions: list[Callable[[], Awaitable[StateChange]]] = [
+                lambda: alice.publish("screen", "video"), lambda: alice.restart("camera"),
+                lambda: alice.disable("camera"), lambda: alice.unpublish("camera")]
+            for action in actions:
+                with pytest.raises(RoomEnded, match="no longer live"):
+                    await action()
+            assert "screen" not in alice.local_tracks
+        assert bob.state == "connected"
+
+
+@pytest.mark.parametrize(("verdict", "entry"), [
+    ("duplicate", "53205-duplicate-identity"),
+    ("expiry", "53002-signaling-timeout"),
+])
+async def test_a_verdict_given_while_reconnecting_is_heard_on_resuming(
+        server: RoomServer, verdict: str, entry: str) -> None:
+    dispatcher, seen = recorder()
+    async with rtcstate.connect(transport(server, "alice"), options("alice"),
+                                dispatcher=dispatcher) as alice:
+        server.drop_signaling("alice", duration=1.0)
+        await until(alice, lambda: alice.state == "reconnecting")
+        if verdict == "duplicate":
+            await kick_by_a_second_join(server)
+        else:
+            await server.expire_session("alice")
+        await until(alice, lambda: alice.state == "disconnected")
+    assert [(c.source, c.dest, c.error.id if c.error else None)
+            for c in seen if c.machine == "room"][-2:] == [
+        ("connected", "reconnecting", "53001-signaling-disconnected"),
+        ("reconnecting", "disconnected", entry)]
+
+
+async def test_joining_while_tracks_are_being_published_gets_every_track() -> None:
+    # Each round: alice joins with two pre-acquired tracks and bob joins at once, racing her
+    # second publication; bob must receive frames of both.
+    async with RoomServer(TOKEN_SECRET) as server:
+        for round_ in range(12):
+            alice_options = options("alice", tracks=[{"name": "camera", "kind": "video"},
+                                                     {"name": "microphone", "kind": "audio"}])
+            bob_t = transport(server, "bob")
+            async with rtcstate.connect(transport(server, "alice"), alice_options), \
+                    rtcstate.connect(bob_t, options("bob")) as bob:
+                await until(bob, lambda: subscribed(bob) == 2)
+                await frames(bob_t, list(bob.remote_tracks), 3, within=MEDIA_BOUND)
+                assert len(bob.remote_tracks) == 2, f"round {round_}: {bob.remote_tracks}"
+        assert server.open_peer_connections == 0
+        assert server.rooms == []
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+@pytest.mark.timeout(120)
+async def test_no_socket_outlives_a_churning_room() -> None:
+    async with RoomServer(TOKEN_SECRET) as server:
+        gc.collect()
+        baseline = open_fds()
+        names = [f"p{n}" for n in range(4)]
+        transports = [transport(server, name) for name in names]
+        async with contextlib.AsyncExitStack() as stack:
+            rooms = [await stack.enter_async_context(rtcstate.connect(
+                client, options(name, tracks=[{"name": "microphone", "kind": "audio"}])))
+                for client, name in zip(transports, names, strict=True)]
+            for round_ in range(4):
+                resumed = server.stats.resumed
+                dropped = names[round_ % 2::2]  # two at once, while the others publish
+                for name in dropped:
+                    server.drop_signaling(name)
+                with anyio.fail_after(20):
+                    # The server's counters have no event to wait on: look every 50 ms.
+                    while server.stats.resumed < resumed + len(dropped):  # noqa: ASYNC110
+                        await anyio.sleep(0.05)
+                for room, client in zip(rooms, transports, strict=True):
+                    await until(room, lambda room=room: room.state == "connected"
+                                and subscribed(room) == len(names) - 1, within=20)
+                    for sid in room.remote_tracks:  # and media flows on every one
+                        await frames(client, [sid], client.frames_received.get(sid, 0) + 5,
+                                     within=MEDIA_BOUND)
+        assert server.identities(ROOM) == []
+        with anyio.fail_after(10):
+            # Sockets close as aiortc's transports stop: nothing to wait on but the count.
+            while open_fds() > baseline or server.open_peer_connections:  # noqa: ASYNC110
+                await anyio.sleep(0.1)
+        assert server.rooms == []

@@ -10,9 +10,15 @@ subscription (the server offers): adding or removing a track never renegotiates 
 connection (aiortc cannot remove a track), and after a reconnection every connection is simply
 made anew (aiortc has no ICE restart).
 
-Client to server: ``join``, ``resume``, ``publish``, ``unpublish``, ``answer``, ``leave``,
-``ping``. Server to client: ``joined``, ``refused``, ``resumed``, ``published``, ``offer``,
-``participant``, ``track``, ``warning``, ``disconnected``, ``pong``, ``problem``.
+Client to server: ``join``, ``resume``, ``publish``, ``unpublish``, ``answer``,
+``resubscribe``, ``leave``, ``ping``. Server to client: ``joined``, ``refused``, ``resumed``,
+``published``, ``offer``, ``participant``, ``track``, ``warning``, ``disconnected``, ``pong``,
+``problem``.
+
+Every subscription offer carries an ``offer_id`` that its answer repeats: an answer to an offer
+that was replaced meanwhile (a participant joining while a track is being published gets two)
+is ignored instead of being applied to the newer connection. A resume refused because the
+server ended the session while the client was away carries that verdict (53002, 53205).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = [
     "Publish",
     "Published",
     "Refused",
+    "Resubscribe",
     "Resume",
     "Resumed",
     "ServerMessage",
@@ -68,6 +75,7 @@ _Sid = Annotated[str, Field(min_length=1, max_length=64)]
 _Name = Annotated[str, Field(min_length=1, max_length=256)]
 _Sdp = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_BYTES)]
 _Token = Annotated[str, Field(min_length=1, max_length=8192)]
+_OfferId = Annotated[int, Field(ge=1)]
 
 
 class _Message(BaseModel):
@@ -112,11 +120,19 @@ class Unpublish(_Message):
 
 
 class Answer(_Message):
-    """The answer to a subscription :class:`Offer`."""
+    """The answer to a subscription :class:`Offer` (``offer_id`` says which one)."""
 
     type: Literal["answer"] = "answer"
     track_sid: _Sid
+    offer_id: _OfferId
     sdp: _Sdp
+
+
+class Resubscribe(_Message):
+    """A subscription did not connect: offer the track again on a new peer connection."""
+
+    type: Literal["resubscribe"] = "resubscribe"
+    track_sid: _Sid
 
 
 class Leave(_Message):
@@ -133,7 +149,8 @@ class Ping(_Message):
 
 
 ClientMessage: TypeAlias = Annotated[
-    Join | Resume | Publish | Unpublish | Answer | Leave | Ping, Field(discriminator="type")]
+    Join | Resume | Publish | Unpublish | Answer | Resubscribe | Leave | Ping,
+    Field(discriminator="type")]
 """Anything a client may send."""
 
 client_messages: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -152,10 +169,11 @@ class TrackInfo(_Message):
 
 
 class ParticipantInfo(_Message):
-    """A participant in the room and what it publishes."""
+    """A participant in the room, whether its connection is interrupted, what it publishes."""
 
     sid: _Sid
     identity: _Name
+    reconnecting: bool = False
     tracks: tuple[TrackInfo, ...] = ()
 
 
@@ -170,7 +188,11 @@ class Joined(_Message):
 
 
 class Refused(_Message):
-    """The join or resume was refused: a catalog ``code``, or an access-token ``reason``."""
+    """The join or resume was refused: a catalog ``code``, or an access-token ``reason``.
+
+    A refused resume carries 53001 when the server no longer holds the session, or the verdict
+    it gave while the client was away (53002 session ended, 53205 replaced by a newer join).
+    """
 
     type: Literal["refused"] = "refused"
     code: int | None = None
@@ -179,9 +201,11 @@ class Refused(_Message):
 
 
 class Resumed(_Message):
-    """The participant is back; every peer connection is to be made anew."""
+    """The participant is back; every peer connection is to be made anew. ``participants`` is
+    the room as it is now: what changed while the client could not hear is told this way."""
 
     type: Literal["resumed"] = "resumed"
+    participants: tuple[ParticipantInfo, ...] = ()
 
 
 class Published(_Message):
@@ -199,6 +223,7 @@ class Offer(_Message):
 
     type: Literal["offer"] = "offer"
     track: TrackInfo
+    offer_id: _OfferId
     sdp: _Sdp
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import secrets
 import time
 from collections.abc import Iterable
@@ -61,6 +62,7 @@ from rtcstate.adapters.aiortc.protocol import (
     Publish,
     Published,
     Refused,
+    Resubscribe,
     Resume,
     Resumed,
     TrackInfo,
@@ -111,6 +113,22 @@ class _Track:
 
 
 @dataclass(eq=False)
+class _Subscription:
+    pc: RTCPeerConnection
+    offer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """Why a participant that could not be told was removed, for when it tries to resume."""
+
+    code: int
+    identity: str
+    resume_key: str
+    until: float
+
+
+@dataclass(eq=False)
 class _Participant:
     sid: str
     identity: str
@@ -119,19 +137,20 @@ class _Participant:
     notify_warnings: frozenset[str]
     ws: ServerConnection | None = None
     tracks: dict[str, _Track] = field(default_factory=dict)
-    subscriptions: dict[str, RTCPeerConnection] = field(default_factory=dict)
+    subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     expiry: asyncio.TimerHandle | None = None
 
     def info(self) -> ParticipantInfo:
+        tracks = tuple(t.info() for t in self.tracks.values() if t.announced)
         return ParticipantInfo(sid=self.sid, identity=self.identity,
-                               tracks=tuple(t.info() for t in self.tracks.values()
-                                            if t.announced))
+                               reconnecting=self.ws is None, tracks=tracks)
 
 
 @dataclass(eq=False)
 class _Room:
     name: str
     sid: str
+    ad_hoc: bool = False
     participants: dict[str, _Participant] = field(default_factory=dict)
 
 
@@ -169,7 +188,11 @@ class RoomServer:
         self.stats = ServerStats()
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
+        self._verdicts: dict[str, _Verdict] = {}
+        self._cut: dict[str, float] = {}  # participant sid -> until when its resumes fail
+        self._pcs: set[RTCPeerConnection] = set()
         self._serial = itertools.count(1)
+        self._offer_ids = itertools.count(1)
         self._relay = MediaRelay()
         # Closing a peer connection while another task gathers its candidates leaks the sockets
         # made after the close: negotiations and closes take turns.
@@ -229,13 +252,12 @@ class RoomServer:
             await server.wait_closed()
         for room in self._rooms.values():
             for participant in list(room.participants.values()):
-                await self._close_media(participant)
-                for track in participant.tracks.values():
-                    if track.pc is not None:
-                        await self._close_pc(track.pc)
                 if participant.expiry is not None:
                     participant.expiry.cancel()
             room.participants.clear()
+        self._rooms = {name: room for name, room in self._rooms.items() if not room.ad_hoc}
+        for pc in list(self._pcs):  # every peer connection ever made and not yet closed
+            await self._close_pc(pc)
 
     # -- administration ----------------------------------------------------------------------
 
@@ -249,6 +271,16 @@ class RoomServer:
         found = self._rooms.get(room)
         return [p.identity for p in found.participants.values()] if found else []
 
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms that exist: those created, and ad-hoc ones while someone is in them."""
+        return list(self._rooms)
+
+    @property
+    def open_peer_connections(self) -> int:
+        """Peer connections made and not yet closed (0 once everyone has left)."""
+        return len(self._pcs)
+
     async def expire_session(self, identity: str) -> None:
         """End ``identity``'s session (53002): it is told, disconnected and removed.
 
@@ -257,23 +289,33 @@ class RoomServer:
         """
         participant = self._find(identity)
         await self._send(participant, Disconnected(code=53002))
-        await self._remove(participant)
+        await self._remove(participant, verdict=53002)
 
     def fail_next_joins(self, identity: str, code: int, times: int = 1) -> None:
         """The next ``times`` joins by ``identity`` are refused with connection error ``code``
         (53000, 53006, ...), as a flaky or busy service would."""
         self._failures.setdefault(identity, []).extend([code] * times)
 
-    def drop_signaling(self, identity: str) -> None:
-        """Cut ``identity``'s signaling connection now, as a network fault would (it may
-        resume).
+    def drop_signaling(self, identity: str, *, duration: float | None = 0.0) -> None:
+        """Cut ``identity``'s signaling connection now, as a network fault would, and turn its
+        attempts to come back away for ``duration`` seconds (``None``: until
+        :meth:`restore_connection`). It resumes if that is within its reconnect window.
 
         Raises:
             LookupError: no such participant is connected.
         """
         participant = self._find(identity)
+        self._cut[participant.sid] = math.inf if duration is None else time.monotonic() + duration
         if participant.ws is not None:
             participant.ws.transport.abort()
+
+    def restore_connection(self, identity: str) -> None:
+        """Let ``identity`` come back now (ends a :meth:`drop_signaling` outage).
+
+        Raises:
+            LookupError: no such participant is connected.
+        """
+        self._cut.pop(self._find(identity).sid, None)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -334,19 +376,25 @@ class RoomServer:
             await ws.send(Refused(reason=exc.reason, message=str(exc)).model_dump_json())
             return None
         if isinstance(message, Resume):
+            if self._cut.get(message.participant_sid, 0.0) > time.monotonic():
+                ws.transport.abort()  # an outage: the client does not get through
+                return None
+            self._cut.pop(message.participant_sid, None)
             return await self._resume(ws, message, grant.identity)
         code = self._join_failure(grant.room, grant.identity)
         if code is not None:
             self.stats.refused += 1
             await ws.send(Refused(code=code, message=f"join refused: {code}").model_dump_json())
             return None
-        self.create_room(grant.room)
-        room = self._rooms[grant.room]
-        older = next((p for p in room.participants.values() if p.identity == grant.identity),
-                     None)
-        if older is not None:
+        existing = self._rooms.get(grant.room)
+        older = existing and next(
+            (p for p in existing.participants.values() if p.identity == grant.identity), None)
+        if older:
             await self._send(older, Disconnected(code=53205))
-            await self._remove(older)
+            await self._remove(older, verdict=53205)  # which may delete the emptied room
+        room = self._rooms.get(grant.room)
+        if room is None:
+            room = self._rooms[grant.room] = _Room(grant.room, self._sid("RM"), ad_hoc=True)
         joined = _Participant(self._sid("PA"), grant.identity, room,
                               secrets.token_urlsafe(16), frozenset(message.notify_warnings), ws)
         others = [p.info() for p in room.participants.values()]
@@ -379,7 +427,8 @@ class RoomServer:
         participant = room.participants.get(message.participant_sid) if room else None
         if (participant is None or participant.identity != identity
                 or not secrets.compare_digest(participant.resume_key, message.resume_key)):
-            await ws.send(Refused(code=53001, message="the session is gone").model_dump_json())
+            code = self._verdict_for(message, identity)
+            await ws.send(Refused(code=code, message="the session is gone").model_dump_json())
             return None
         old = participant.ws
         if old is not None:  # the client noticed the loss before the server did
@@ -394,9 +443,21 @@ class RoomServer:
         participant.ws = ws
         self.stats.resumed += 1
         _log.info("resumed", identity=identity, sid=participant.sid)
-        await ws.send(Resumed().model_dump_json())
+        others = tuple(p.info() for p in participant.room.participants.values()
+                       if p is not participant)
+        await ws.send(Resumed(participants=others).model_dump_json())
         await self._subscribe_to_others(participant)
         return participant
+
+    def _verdict_for(self, message: Resume, identity: str) -> int:
+        """What a participant resuming a session that is gone is told: the verdict given while
+        it was away (53002, 53205), or 53001."""
+        verdict = self._verdicts.pop(message.participant_sid, None)
+        if (verdict is not None and verdict.identity == identity
+                and verdict.until > time.monotonic()
+                and secrets.compare_digest(verdict.resume_key, message.resume_key)):
+            return verdict.code
+        return 53001
 
     async def _handle(self, participant: _Participant, message: BaseModel) -> None:
         if isinstance(message, Ping):
@@ -408,9 +469,16 @@ class RoomServer:
             if track is not None:
                 await self._retract(track)
         elif isinstance(message, Answer):
-            pc = participant.subscriptions.get(message.track_sid)
-            if pc is not None:
-                await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "answer"))
+            subscription = participant.subscriptions.get(message.track_sid)
+            if subscription is None or subscription.offer_id != message.offer_id:
+                _log.info("stale_answer", track=message.track_sid, offer=message.offer_id)
+                return  # its offer was replaced (or its track is gone) meanwhile
+            await subscription.pc.setRemoteDescription(
+                RTCSessionDescription(message.sdp, "answer"))
+        elif isinstance(message, Resubscribe):
+            track = self._track(participant.room, message.track_sid)
+            if track is not None and track.publisher is not participant:
+                await self._subscribe(participant, track)
         else:
             await self._send(participant, Problem(message=f"unexpected {message}"))
 
@@ -423,17 +491,33 @@ class RoomServer:
             track = _Track(self._sid("MT"), message.name, message.kind, participant)
             participant.tracks[message.name] = track
         elif track.pc is not None:  # published again (after a resume): a new connection
-            await self._close_pc(track.pc)
-        pc = RTCPeerConnection(self.rtc_configuration)
-        track.pc = pc
+            old, track.pc = track.pc, None
+            await self._close_pc(old)
+        pc = track.pc = self._new_pc()
         received: list[MediaStreamTrack] = []
         pc.on("track", received.append)
-        async with self._negotiating:
-            await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
+
+        async def discard() -> None:
+            if track.pc is pc:
+                track.pc = None
+            with anyio.CancelScope(shield=True):
+                await self._close_pc(pc)
+
+        try:
+            async with self._negotiating:
+                await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+        except BaseException:  # a bad offer, or cancelled: this connection serves nobody
+            if announce and participant.tracks.get(message.name) is track:
+                del participant.tracks[message.name]  # never announced: forget it
+            await discard()
+            raise
+        if not (self._held(participant) and participant.tracks.get(message.name) is track
+                and track.pc is pc):
+            await discard()  # left, unpublished or published again meanwhile
+            return
         if not received:
-            await self._close_pc(pc)
-            track.pc = None
+            await discard()
             if announce:  # nobody has heard of it: forget it
                 del participant.tracks[message.name]
             await self._send(participant, Problem(message=f"the offer for {message.name!r} "
@@ -461,22 +545,49 @@ class RoomServer:
             return
         if not replace and track.sid in subscriber.subscriptions:
             return
+        # Claimed before any await: a concurrent offer for the same track replaces this one,
+        # and the answer to a replaced offer is recognised by its offer id and ignored.
         old = subscriber.subscriptions.pop(track.sid, None)
+        subscription = _Subscription(self._new_pc(), next(self._offer_ids))
+        subscriber.subscriptions[track.sid] = subscription
+        pc = subscription.pc
         if old is not None:
-            await self._close_pc(old)
-        pc = RTCPeerConnection(self.rtc_configuration)
-        subscriber.subscriptions[track.sid] = pc
-        pc.addTrack(self._relay.subscribe(track.source, buffered=False))
-        async with self._negotiating:
-            await pc.setLocalDescription(await pc.createOffer())
-        await self._send(subscriber, Offer(track=track.info(), sdp=pc.localDescription.sdp))
+            await self._close_pc(old.pc)
+
+        def current() -> bool:
+            return (subscriber.subscriptions.get(track.sid) is subscription
+                    and self._held(subscriber) and subscriber.ws is not None
+                    and track.publisher.tracks.get(track.name) is track
+                    and track.source is not None)
+
+        async def discard() -> None:
+            if subscriber.subscriptions.get(track.sid) is subscription:
+                del subscriber.subscriptions[track.sid]
+            with anyio.CancelScope(shield=True):
+                await self._close_pc(pc)
+
+        try:
+            async with self._negotiating:
+                if current():
+                    assert track.source is not None
+                    pc.addTrack(self._relay.subscribe(track.source, buffered=False))
+                    await pc.setLocalDescription(await pc.createOffer())
+        except BaseException:
+            await discard()
+            raise
+        if not current():  # replaced, left or unpublished meanwhile
+            await discard()
+            return
+        await self._send(subscriber, Offer(track=track.info(), offer_id=subscription.offer_id,
+                                           sdp=pc.localDescription.sdp))
 
     async def _subscribe_to_others(self, subscriber: _Participant) -> None:
-        """Offer ``subscriber`` every track the others in its room publish."""
+        """Offer ``subscriber`` every track the others in its room publish (keeping any
+        subscription a concurrent publication has already offered it)."""
         for other in list(subscriber.room.participants.values()):
             if other is not subscriber:
                 for track in list(other.tracks.values()):
-                    await self._subscribe(subscriber, track)
+                    await self._subscribe(subscriber, track, replace=False)
 
     def _watch(self, track: _Track) -> None:
         """Read the track's frames: the relay needs a reader, and the watchdog its times."""
@@ -528,9 +639,9 @@ class RoomServer:
             await self._close_pc(track.pc)
         publisher = track.publisher
         for other in list(publisher.room.participants.values()):
-            pc = other.subscriptions.pop(track.sid, None)
-            if pc is not None:
-                await self._close_pc(pc)
+            subscription = other.subscriptions.pop(track.sid, None)
+            if subscription is not None:
+                await self._close_pc(subscription.pc)
             if other is not publisher:
                 await self._send(other, TrackNotice(change="unpublished", track=track.info()))
 
@@ -538,12 +649,21 @@ class RoomServer:
         """Close the subscriptions of ``participant`` (its publications stay, to be renewed)."""
         subscriptions = list(participant.subscriptions.values())
         participant.subscriptions.clear()
-        for pc in subscriptions:
-            await self._close_pc(pc)
+        for subscription in subscriptions:
+            await self._close_pc(subscription.pc)
+
+    def _new_pc(self) -> RTCPeerConnection:
+        """A peer connection, registered until :meth:`_close_pc` (shutting down closes all)."""
+        pc = RTCPeerConnection(self.rtc_configuration)
+        self._pcs.add(pc)
+        return pc
 
     async def _close_pc(self, pc: RTCPeerConnection) -> None:
-        async with self._negotiating:
-            await pc.close()
+        """Close ``pc`` to the end: a close cut short by a cancellation leaves sockets open."""
+        self._pcs.discard(pc)
+        with anyio.CancelScope(shield=True):
+            async with self._negotiating:
+                await pc.close()
 
     # -- leaving -----------------------------------------------------------------------------
 
@@ -563,10 +683,20 @@ class RoomServer:
 
         participant.expiry = asyncio.get_running_loop().call_later(self.reconnect_window, expire)
 
-    async def _remove(self, participant: _Participant) -> None:
+    async def _remove(self, participant: _Participant, *, verdict: int | None = None) -> None:
+        """Remove ``participant``; one that could not hear ``verdict`` (53002, 53205) because
+        its signaling was down is told when it tries to resume, within the reconnect window."""
         room = participant.room
         if room.participants.pop(participant.sid, None) is None:
             return
+        if verdict is not None and participant.ws is None:
+            now = time.monotonic()
+            self._verdicts = {sid: v for sid, v in self._verdicts.items() if v.until > now}
+            self._verdicts[participant.sid] = _Verdict(
+                verdict, participant.identity, participant.resume_key,
+                now + self.reconnect_window)
+        if not room.participants and room.ad_hoc and self._rooms.get(room.name) is room:
+            del self._rooms[room.name]  # an empty ad-hoc room is gone; joining makes it anew
         if participant.expiry is not None:
             participant.expiry.cancel()
         ws, participant.ws = participant.ws, None
@@ -584,6 +714,18 @@ class RoomServer:
 
     def _sid(self, prefix: str) -> str:
         return f"{prefix}{next(self._serial):04d}"
+
+    def _held(self, participant: _Participant) -> bool:
+        """Whether ``participant`` is still in its room (connected or interrupted)."""
+        return participant.room.participants.get(participant.sid) is participant
+
+    @staticmethod
+    def _track(room: _Room, sid: str) -> _Track | None:
+        for participant in room.participants.values():
+            for track in participant.tracks.values():
+                if track.sid == sid:
+                    return track
+        return None
 
     def _find(self, identity: str) -> _Participant:
         for room in self._rooms.values():

@@ -35,6 +35,7 @@ import av.error
 import sniffio
 import structlog
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -52,12 +53,14 @@ from rtcstate.adapters.aiortc.protocol import (
     Joined,
     Leave,
     Offer,
+    ParticipantInfo,
     ParticipantNotice,
     Ping,
     Problem,
     Publish,
     Published,
     Refused,
+    Resubscribe,
     Resume,
     Resumed,
     ServerMessage,
@@ -122,6 +125,12 @@ def map_aiortc_errors() -> Iterator[None]:
         raise TransportError(f"websockets: {exc}", backend="aiortc") from exc
 
 
+async def _close_now(pc: RTCPeerConnection) -> None:
+    """Close ``pc`` to the end: a close cut short by a cancellation leaves its sockets open."""
+    with anyio.CancelScope(shield=True):
+        await pc.close()
+
+
 def _with_code(cls: type[RoomConnectFailed | RoomDisconnected], room_name: str,
                code: int | None, fallback: int, message: str) -> Event:
     """``cls`` carrying the server's ``code``, or ``fallback`` if the catalog has no such error
@@ -147,6 +156,8 @@ class AiortcTransport:
             mean the link is lost.
         retry_interval: seconds between attempts to resume.
         join_timeout: seconds to wait for the server to answer a join.
+        subscribe_timeout: seconds a subscription may take to connect before it is reported
+            ``subscription_failed`` and asked for again (at most ``subscribe_attempts`` times).
 
     Attributes:
         emitted: how many events it has put on its event stream.
@@ -157,7 +168,8 @@ class AiortcTransport:
     def __init__(self, url: str, token: str, *, source: TrackSource | None = None,
                  rtc_configuration: RTCConfiguration | None = None,
                  heartbeat_interval: float = 0.2, heartbeat_timeout: float = 0.6,
-                 retry_interval: float = 0.25, join_timeout: float = 10.0) -> None:
+                 retry_interval: float = 0.25, join_timeout: float = 10.0,
+                 subscribe_timeout: float = 5.0, subscribe_attempts: int = 3) -> None:
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
         self.url = url
@@ -168,9 +180,18 @@ class AiortcTransport:
         self.heartbeat_timeout = heartbeat_timeout
         self.retry_interval = retry_interval
         self.join_timeout = join_timeout
+        self.subscribe_timeout = subscribe_timeout
+        self.subscribe_attempts = subscribe_attempts
         self.emitted = 0
         self.frames_received: dict[str, int] = {}
         self.local_media: dict[str, MediaStreamTrack] = {}
+        # aiortc stops the track a sender sent once its connection closes: each connection
+        # sends a relay of the local track, which outlives every connection it is sent on.
+        self._relay = MediaRelay()
+        self._subscribe_failures: dict[str, int] = {}
+        self._view_participants: dict[str, bool] = {}  # sid -> reconnecting, as told
+        self._identities: dict[str, str] = {}
+        self._view_tracks: dict[str, TrackInfo] = {}
         self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
         self._tasks: anyio.abc.TaskGroup | None = None
         self._session: anyio.CancelScope | None = None
@@ -235,11 +256,7 @@ class AiortcTransport:
         self._joined = answer
         self._emit(RoomConnected(room_name=options.room_name, room_sid=answer.room_sid,
                                  participant_sid=answer.participant_sid))
-        for participant in answer.participants:
-            self._emit(ParticipantConnected(participant_sid=participant.sid,
-                                            identity=participant.identity))
-            for track in participant.tracks:
-                self._track_published(track)
+        await self._reconcile(answer.participants)
         tasks.start_soon(self._run, ws)
 
     async def publish(self, track_name: str, kind: TrackKind) -> None:
@@ -344,12 +361,15 @@ class AiortcTransport:
                 self._emit(RoomReconnecting(room_name=options.room_name, error_code=53001))
                 await self._close_media()
                 resumed = await self._resume()
-                if resumed is None:
-                    self._emit(RoomDisconnected(room_name=options.room_name, error_code=53001,
-                                                message="the server no longer holds the session"))
+                if resumed is None:  # left meanwhile
                     break
-                ws = resumed
+                if isinstance(resumed, int):  # the server's verdict: 53001, 53002 or 53205
+                    self._emit(_with_code(RoomDisconnected, options.room_name, resumed, 53001,
+                                          "the server no longer holds the session"))
+                    break
+                ws, room_now = resumed
                 self._emit(RoomReconnected(room_name=options.room_name))
+                await self._reconcile(room_now.participants)
         self._session = None
         await self._close_media()
 
@@ -385,8 +405,10 @@ class AiortcTransport:
         ws.transport.abort()  # whatever is left of it: no close handshake over a dead link
         return ended[0] if ended else None
 
-    async def _resume(self) -> ClientConnection | None:
-        """Try to resume until the server answers; ``None`` if it no longer holds us."""
+    async def _resume(self) -> tuple[ClientConnection, Resumed] | int | None:
+        """Try to resume until the server answers: the new connection, or the code of its
+        refusal (53001 when it no longer holds the session, or the verdict it gave meanwhile:
+        53002, 53205); ``None`` if the application left first."""
         options, joined = self._options, self._joined
         assert options is not None
         assert joined is not None
@@ -402,9 +424,9 @@ class AiortcTransport:
                 await anyio.sleep(self.retry_interval)
                 continue
             if isinstance(answer, Resumed):
-                return ws
+                return ws, answer
             ws.transport.abort()
-            return None
+            return answer.code if isinstance(answer, Refused) and answer.code else 53001
         return None
 
     async def _open(self) -> ClientConnection:
@@ -442,10 +464,10 @@ class AiortcTransport:
             await self._answer(ws, message)
         elif isinstance(message, ParticipantNotice):
             info = message.participant
-            cls = {"connected": ParticipantConnected, "reconnecting": ParticipantReconnecting,
-                   "reconnected": ParticipantReconnected,
-                   "disconnected": ParticipantDisconnected}[message.change]
-            self._emit(cls(participant_sid=info.sid, identity=info.identity))
+            if message.change == "disconnected":
+                self._participant_left(info.sid)
+            else:
+                self._participant_seen(info, reconnecting=message.change == "reconnecting")
         elif isinstance(message, TrackNotice):
             if message.change == "published":
                 self._track_published(message.track)
@@ -477,7 +499,7 @@ class AiortcTransport:
         pc = RTCPeerConnection(self.rtc_configuration)
         self._publishers[name] = pc
         with map_aiortc_errors():
-            pc.addTrack(media)
+            pc.addTrack(self._relay.subscribe(media, buffered=False))
             await pc.setLocalDescription(await pc.createOffer())
         with contextlib.suppress(ConnectionClosed):
             await ws.send(Publish(name=name, kind=kind, sdp=pc.localDescription.sdp)
@@ -487,12 +509,12 @@ class AiortcTransport:
         info = offer.track
         old = self._subscribers.pop(info.sid, None)
         if old is not None:
-            async with self._negotiating:
-                await old.close()
+            await self._close_pc(old)
         pc = RTCPeerConnection(self.rtc_configuration)
         self._subscribers[info.sid] = pc
         tasks = self._tasks
         assert tasks is not None
+        connected = anyio.Event()
 
         @pc.on("track")
         def receive(track: MediaStreamTrack) -> None:
@@ -502,21 +524,58 @@ class AiortcTransport:
         def changed() -> None:
             if self._subscribers.get(info.sid) is not pc:
                 return
-            ids = {"track_sid": info.sid, "participant_sid": info.participant_sid,
-                   "kind": info.kind}
-            if pc.connectionState == "connected" and info.sid not in self._subscribed:
-                self._subscribed.add(info.sid)
-                self._emit(RemoteTrackSubscribed(**ids))
-            elif pc.connectionState == "failed" and info.sid not in self._subscribed:
-                self._emit(RemoteTrackSubscriptionFailed(**ids, message="ICE failed"))
+            if pc.connectionState == "connected":
+                connected.set()
+                self._subscribe_failures.pop(info.sid, None)
+                if info.sid not in self._subscribed:
+                    self._subscribed.add(info.sid)
+                    self._emit(RemoteTrackSubscribed(**self._ids(info)))
+            elif pc.connectionState == "failed":
+                tasks.start_soon(self._subscription_failed, ws, info, pc, "ICE failed")
 
         async with self._negotiating:  # not closed while it gathers candidates
+            if self._subscribers.get(info.sid) is not pc:
+                await _close_now(pc)
+                return  # replaced or closed while it waited its turn
             with map_aiortc_errors():
                 await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
         with contextlib.suppress(ConnectionClosed):
-            await ws.send(Answer(track_sid=info.sid, sdp=pc.localDescription.sdp)
-                          .model_dump_json())
+            await ws.send(Answer(track_sid=info.sid, offer_id=offer.offer_id,
+                                 sdp=pc.localDescription.sdp).model_dump_json())
+
+        async def deadline() -> None:
+            with anyio.move_on_after(self.subscribe_timeout):
+                await connected.wait()
+            if not connected.is_set():
+                await self._subscription_failed(ws, info, pc, "did not connect within "
+                                                f"{self.subscribe_timeout} s")
+
+        tasks.start_soon(deadline)
+
+    async def _subscription_failed(self, ws: ClientConnection, info: TrackInfo,
+                                   pc: RTCPeerConnection, why: str) -> None:
+        """A subscription that did not connect is a ``subscription_failed`` change, then asked
+        for again, ``subscribe_attempts`` times at most."""
+        if self._subscribers.get(info.sid) is not pc or self._ws is not ws:
+            return  # replaced, unpublished or reconnecting meanwhile
+        del self._subscribers[info.sid]
+        await self._close_pc(pc)
+        if info.sid in self._subscribed:  # it was receiving before (a re-feed failed)
+            self._subscribed.discard(info.sid)
+            self._emit(RemoteTrackUnsubscribed(**self._ids(info)))
+        self._emit(RemoteTrackSubscriptionFailed(**self._ids(info), message=why))
+        failures = self._subscribe_failures[info.sid] = (
+            self._subscribe_failures.get(info.sid, 0) + 1)
+        _log.warning("subscription_failed", track=info.sid, detail=why, attempt=failures)
+        if failures < self.subscribe_attempts:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(Resubscribe(track_sid=info.sid).model_dump_json())
+
+    @staticmethod
+    def _ids(info: TrackInfo) -> dict[str, str]:
+        return {"track_sid": info.sid, "participant_sid": info.participant_sid,
+                "kind": info.kind}
 
     async def wait_for_frames(self, track_sid: str, at_least: int) -> int:
         """Wait until ``at_least`` frames of remote track ``track_sid`` have arrived (in all,
@@ -537,25 +596,70 @@ class AiortcTransport:
                 if arrived is not None:
                     arrived.set()
 
+    # -- the room as this participant sees it ------------------------------------------------
+    # Every participant and track event goes through these, so the view is what was told, and
+    # a resume (or the join) tells only the difference between the room now and that view.
+
+    async def _reconcile(self, participants: tuple[ParticipantInfo, ...]) -> None:
+        """Tell what changed between the room the server describes and what was told before."""
+        present = {p.sid: p for p in participants}
+        published = {t.sid for p in participants for t in p.tracks}
+        for sid, track in list(self._view_tracks.items()):
+            if sid not in published:
+                await self._track_unpublished(track)
+        for sid in list(self._view_participants):
+            if sid not in present:
+                self._participant_left(sid)
+        for participant in participants:
+            self._participant_seen(participant, reconnecting=participant.reconnecting)
+            for track in participant.tracks:
+                self._track_published(track)
+
+    def _participant_seen(self, info: ParticipantInfo, *, reconnecting: bool) -> None:
+        ids = {"participant_sid": info.sid, "identity": info.identity}
+        known = self._view_participants.get(info.sid)
+        if known is None:
+            self._emit(ParticipantConnected(**ids))
+            known = False
+        if reconnecting != known:
+            self._emit(ParticipantReconnecting(**ids) if reconnecting
+                       else ParticipantReconnected(**ids))
+        self._view_participants[info.sid] = reconnecting
+        self._identities[info.sid] = info.identity
+
+    def _participant_left(self, sid: str) -> None:
+        if self._view_participants.pop(sid, None) is not None:
+            self._emit(ParticipantDisconnected(participant_sid=sid,
+                                               identity=self._identities.pop(sid)))
+
     def _track_published(self, info: TrackInfo) -> None:
+        if info.sid in self._view_tracks:
+            return  # told already (the join's list and a notice can overlap)
+        self._view_tracks[info.sid] = info
         self._emit(RemoteTrackPublished(track_sid=info.sid, participant_sid=info.participant_sid,
                                         kind=info.kind, track_name=info.name))
 
     async def _track_unpublished(self, info: TrackInfo) -> None:
+        if self._view_tracks.pop(info.sid, None) is None:
+            return  # never told, or told already
         pc = self._subscribers.pop(info.sid, None)
         if pc is not None:
-            async with self._negotiating:
-                await pc.close()
-        ids = {"track_sid": info.sid, "participant_sid": info.participant_sid, "kind": info.kind}
+            await self._close_pc(pc)
+        self._subscribe_failures.pop(info.sid, None)
         if info.sid in self._subscribed:
             self._subscribed.discard(info.sid)
-            self._emit(RemoteTrackUnsubscribed(**ids))
-        self._emit(RemoteTrackUnpublished(**ids))
+            self._emit(RemoteTrackUnsubscribed(**self._ids(info)))
+        self._emit(RemoteTrackUnpublished(**self._ids(info)))
 
     async def _close_publisher(self, name: str) -> None:
+        """Close a publication's connection (the caller holds the negotiation lock)."""
         pc = self._publishers.pop(name, None)
         if pc is not None:
-            await pc.close()
+            await _close_now(pc)
+
+    async def _close_pc(self, pc: RTCPeerConnection) -> None:
+        async with self._negotiating:
+            await _close_now(pc)
 
     async def _close_media(self) -> None:
         """Close every peer connection (the local media tracks are kept for republishing)."""
@@ -568,7 +672,7 @@ class AiortcTransport:
         self._publishers.clear()
         self._subscribers.clear()
         for pc in publishers + subscribers:
-            await pc.close()
+            await _close_now(pc)
 
     # -- helpers -----------------------------------------------------------------------------
 
