@@ -35,6 +35,7 @@ import anyio.abc
 
 from rtcstate import catalog
 from rtcstate.adapters.base import SupportsVirtualTime, Transport
+from rtcstate.clock import TimerHandle
 from rtcstate.dispatcher import ChangeStream, Dispatcher
 from rtcstate.errors import RoomEnded, error_for
 from rtcstate.models.base import Event, FacingMode, TrackKind
@@ -98,6 +99,7 @@ class Room:
         self._changed: anyio.Event | None = None  # made only while wait_until waits
         self._last_error: catalog.CatalogEntry | None = None
         self._leaving = False
+        self._forgetting: dict[tuple[str, str], TimerHandle] = {}
 
     # -- what is there ---------------------------------------------------------------------
 
@@ -118,12 +120,14 @@ class Room:
 
     @property
     def participants(self) -> Mapping[str, ParticipantMachine]:
-        """Remote participants, by participant sid (including those who left)."""
+        """Remote participants, by participant sid (including those who left, for
+        ``options.departed_retention`` seconds)."""
         return self._of_kind("participant", ParticipantMachine)
 
     @property
     def remote_tracks(self) -> Mapping[str, RemoteTrackPublicationMachine]:
-        """Remote track publications, by track sid (including unpublished ones)."""
+        """Remote track publications, by track sid (including unpublished ones, for
+        ``options.departed_retention`` seconds)."""
         return self._of_kind("remote_track", RemoteTrackPublicationMachine)
 
     def changes(self) -> ChangeStream:
@@ -327,6 +331,9 @@ class Room:
         if changed is not None:
             changed.set()
         if change.machine != "room":
+            if change.machine in ("participant", "remote_track") and change.dest in (
+                    "disconnected", "unpublished") and not self.machine.is_terminal:
+                self._forget_later(change.machine, change.id)
             return
         if change.error is not None:
             self._last_error = change.error
@@ -336,6 +343,22 @@ class Room:
             self._end_machines(change.error)
             if not self._leaving:
                 self._queue_action("disconnect")  # lost it: tell the transport we are gone too
+
+    def _forget_later(self, kind: str, id: str) -> None:  # noqa: A002 - the domain's word
+        """Unregister a departed participant's or unpublished track's machine after the
+        retention (a long-lived room would otherwise hold every one that ever was)."""
+        retention = self.options.departed_retention
+        clock = self.dispatcher.clock
+        if retention is None or clock is None:
+            return
+
+        def forget() -> None:
+            self._forgetting.pop((kind, id), None)
+            machine = self.dispatcher.machines.get((kind, id))
+            if machine is not None and machine.is_terminal:
+                self.dispatcher.remove(machine)
+
+        self._forgetting[(kind, id)] = clock.call_later(retention, forget)
 
     def _queue_action(self, action: _Action) -> None:
         self._actions_pending += 1
@@ -381,6 +404,9 @@ class Room:
     async def _leave(self) -> None:
         """Bring every machine to a terminal state, as the local participant sees it."""
         self._leaving = True
+        for handle in self._forgetting.values():
+            handle.cancel()  # the room ends with everything it holds
+        self._forgetting.clear()
         await self.disconnect()  # ends every machine of the room, if it had not ended yet
         # Told after, so what it emits on the way out is rejected (its source is closed) and
         # counted, instead of creating machines after the others were ended.

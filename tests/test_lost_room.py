@@ -200,3 +200,35 @@ async def test_a_verdict_given_while_reconnecting_is_heard_on_resuming(
         assert alice.machine.reconnect_cause == 53001
         assert code == int(entry.split("-")[0])
 
+
+
+# -- memory stays flat: departed machines are forgotten, empty rooms deleted -------------------
+
+async def test_departed_participants_and_their_tracks_are_forgotten_after_the_retention() -> None:
+    service = MemoryRoomService()
+    async with connect(service.transport(), options("alice", departed_retention=60)) as alice:
+        for visitor in range(3):
+            async with connect(service.transport(), options(
+                    f"v{visitor}", tracks=[{"name": "mic", "kind": "audio"}])):
+                await service.virtual_time.advance(1)
+            await service.virtual_time.advance(1)
+        assert len(alice.participants) == 3  # they left, and are kept a while
+        assert all(p.state == "disconnected" for p in alice.participants.values())
+        assert [t.state for t in alice.remote_tracks.values()] == ["unpublished"] * 3
+        await service.virtual_time.advance(60)
+        assert alice.participants == {}
+        assert alice.remote_tracks == {}
+        assert len(alice.dispatcher.machines) == 1  # the room itself
+        assert service.rooms == [ROOM]
+    assert service.rooms == []  # the last one out: the ad-hoc room is gone
+
+
+async def test_without_a_retention_departed_machines_stay() -> None:
+    service = MemoryRoomService(rooms=["kept"])
+    kept = ConnectOptions(room_name="kept", identity="alice", departed_retention=None)
+    async with connect(service.transport(), kept) as alice:
+        async with connect(service.transport(), ConnectOptions(room_name="kept", identity="bob")):
+            await service.virtual_time.advance(1)
+        await service.virtual_time.advance(3600)
+        assert [p.state for p in alice.participants.values()] == ["disconnected"]
+    assert service.rooms == ["kept"]  # created by the application: it stays

@@ -127,6 +127,7 @@ class _Participant:
 class _Room:
     name: str
     sid: str
+    ad_hoc: bool = False
     participants: dict[str, _Participant] = field(default_factory=dict)
 
     def with_identity(self, identity: str) -> _Participant | None:
@@ -189,6 +190,11 @@ class MemoryRoomService:
         """Identities in ``room``, in the order they joined."""
         found = self._rooms.get(room)
         return [p.identity for p in found.participants.values()] if found else []
+
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms that exist: those created, and ad-hoc ones while someone is in them."""
+        return list(self._rooms)
 
     # -- scripted faults -----------------------------------------------------------------------
 
@@ -259,13 +265,14 @@ class MemoryRoomService:
         if code is not None:
             self._deliver(transport, RoomConnectFailed(room_name=room_name, error_code=code))
             return
-        if room_name not in self._rooms:
-            self.create_room(room_name)
-        room = self._rooms[room_name]
-        older = room.with_identity(options.identity)
+        existing = self._rooms.get(room_name)
+        older = existing.with_identity(options.identity) if existing else None
         if older is not None:
             self._tell_verdict(older, 53205)
-            self._remove(older)
+            self._remove(older)  # which may delete the emptied room
+        room = self._rooms.get(room_name)
+        if room is None:
+            room = self._rooms[room_name] = _Room(room_name, self._new_sid("RM"), ad_hoc=True)
         joined = _Participant(self._new_sid("PA"), options.identity, room, transport, options)
         transport.participant = joined
         self._deliver(transport, RoomConnected(room_name=room_name, room_sid=room.sid,
@@ -361,6 +368,8 @@ class MemoryRoomService:
         room = participant.room
         self._interrupted.pop(participant.sid, None)
         room.participants.pop(participant.sid, None)
+        if not room.participants and room.ad_hoc and self._rooms.get(room.name) is room:
+            del self._rooms[room.name]  # an empty ad-hoc room is gone; joining makes it anew
         for track in list(participant.tracks.values()):
             self._retract(track)
         participant.tracks.clear()

@@ -70,6 +70,12 @@ class ConnectOptions(BaseModel):
     warning_escalation_timeout: float = Field(
         default=5.0, gt=0, le=3600,
         description="seconds a warning may last before the escalation transition fires")
+    departed_retention: float | None = Field(
+        default=300.0, ge=0, le=86400,
+        description="seconds a remote participant that left, and a remote track that was "
+                    "unpublished, stay in the Room's maps before it forgets their machines "
+                    "(memory stays flat in long-lived rooms); None keeps them for the room's "
+                    "life")
 
     @model_validator(mode="after")
     def _check_tracks(self) -> ConnectOptions:
