@@ -25,3 +25,5 @@ def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "['publishing', 'published', 'warning', 'warning_escalated']" in printed
     assert ("disconnected ['published', 'published', 'warning', 'published', 'backgrounded', "
             "'stopped']") in printed
+    assert "disconnected stopped" in printed  # the lost-room rule
+    assert "room 'r' in state 'disconnected' cannot take event 'publish'" in printed
