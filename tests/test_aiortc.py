@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
+import structlog
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -445,7 +446,7 @@ async def test_joining_while_tracks_are_being_published_gets_every_track() -> No
     # Each round: alice joins with two pre-acquired tracks and bob joins at once, racing her
     # second publication; bob must receive frames of both.
     async with RoomServer(TOKEN_SECRET) as server:
-        for round_ in range(12):
+        for round_ in range(20):
             alice_options = options("alice", tracks=[{"name": "camera", "kind": "video"},
                                                      {"name": "microphone", "kind": "audio"}])
             bob_t = transport(server, "bob")
@@ -495,3 +496,37 @@ async def test_no_socket_outlives_a_churning_room() -> None:
             while open_fds() > baseline or server.open_peer_connections:  # noqa: ASYNC110
                 await anyio.sleep(0.1)
         assert server.rooms == []
+
+
+async def test_a_subscription_that_does_not_connect_is_reported_then_retried(
+        server: RoomServer) -> None:
+    dispatcher, seen = recorder()
+    bob_t = transport(server, "bob", subscribe_timeout=0.001)  # no connection is that quick
+    async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice, \
+            rtcstate.connect(bob_t, options("bob"), dispatcher=dispatcher) as bob:
+        await alice.publish("camera", "video")
+        await until(bob, lambda: [t.state for t in bob.remote_tracks.values()]
+                    == ["subscription_failed"])
+        bob_t.subscribe_timeout = 5.0  # the retry it asked for gets the time it needs
+        await until(bob, lambda: subscribed(bob) == 1)
+        (sid,) = bob.remote_tracks
+        await frames(bob_t, [sid], 5, within=MEDIA_BOUND)
+    assert [c.dest for c in seen if c.machine == "remote_track"][:3] == [
+        "published", "subscription_failed", "subscribed"]
+    failed = next(c for c in seen if c.dest == "subscription_failed")
+    assert "did not connect within 0.001 s" in str(getattr(failed.cause, "message", ""))
+
+
+async def test_retries_stop_after_subscribe_attempts(server: RoomServer) -> None:
+    bob_t = transport(server, "bob", subscribe_timeout=0.001, subscribe_attempts=2)
+    with structlog.testing.capture_logs() as logs:
+        async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice, \
+                rtcstate.connect(bob_t, options("bob")) as bob:
+            await alice.publish("camera", "video")
+            with anyio.fail_after(5):
+                # A failed retry changes no state: the log is the only thing to wait on.
+                while sum(e["event"] == "subscription_failed" for e in logs) < 2:  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+            assert sum(e["event"] == "resubscribe_requested" for e in logs) == 1
+            assert [t.state for t in bob.remote_tracks.values()] == ["subscription_failed"]
+    assert [e["attempt"] for e in logs if e["event"] == "subscription_failed"] == [1, 2]

@@ -564,11 +564,13 @@ class AiortcTransport:
         if info.sid in self._subscribed:  # it was receiving before (a re-feed failed)
             self._subscribed.discard(info.sid)
             self._emit(RemoteTrackUnsubscribed(**self._ids(info)))
-        self._emit(RemoteTrackSubscriptionFailed(**self._ids(info), message=why))
         failures = self._subscribe_failures[info.sid] = (
             self._subscribe_failures.get(info.sid, 0) + 1)
+        if failures == 1:  # retries that fail too leave it subscription_failed
+            self._emit(RemoteTrackSubscriptionFailed(**self._ids(info), message=why))
         _log.warning("subscription_failed", track=info.sid, detail=why, attempt=failures)
         if failures < self.subscribe_attempts:
+            _log.info("resubscribe_requested", track=info.sid, attempt=failures + 1)
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(Resubscribe(track_sid=info.sid).model_dump_json())
 
