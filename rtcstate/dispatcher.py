@@ -337,7 +337,8 @@ class Dispatcher:
             raise RuntimeError(
                 f"{self.stats.pending} queued event(s) would be overtaken; use send()")
         change = self._apply(raw, source, self.stats._received(source))
-        self._apply_follow_ups()
+        if self._follow_ups:
+            self._apply_follow_ups()
         return change
 
     # -- async API -------------------------------------------------------------------------
@@ -473,7 +474,8 @@ class Dispatcher:
                 else:
                     if outcome is not None:
                         outcome.change = change
-                self._apply_follow_ups()
+                if self._follow_ups:
+                    self._apply_follow_ups()
                 if outcome is not None:
                     outcome.done.set()
                 if self._idle is not None and not self.stats.pending:
