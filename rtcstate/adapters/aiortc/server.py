@@ -387,9 +387,9 @@ class RoomServer:
             await ws.send(Refused(code=code, message=f"join refused: {code}").model_dump_json())
             return None
         existing = self._rooms.get(grant.room)
-        older = existing and next(
-            (p for p in existing.participants.values() if p.identity == grant.identity), None)
-        if older:
+        older = next((p for p in existing.participants.values()
+                      if p.identity == grant.identity), None) if existing else None
+        if older is not None:
             await self._send(older, Disconnected(code=53205))
             await self._remove(older, verdict=53205)  # which may delete the emptied room
         room = self._rooms.get(grant.room)
@@ -500,8 +500,7 @@ class RoomServer:
         async def discard() -> None:
             if track.pc is pc:
                 track.pc = None
-            with anyio.CancelScope(shield=True):
-                await self._close_pc(pc)
+            await self._close_pc(pc)
 
         try:
             async with self._negotiating:
@@ -563,8 +562,7 @@ class RoomServer:
         async def discard() -> None:
             if subscriber.subscriptions.get(track.sid) is subscription:
                 del subscriber.subscriptions[track.sid]
-            with anyio.CancelScope(shield=True):
-                await self._close_pc(pc)
+            await self._close_pc(pc)
 
         try:
             async with self._negotiating:

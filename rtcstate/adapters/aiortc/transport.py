@@ -189,8 +189,8 @@ class AiortcTransport:
         # sends a relay of the local track, which outlives every connection it is sent on.
         self._relay = MediaRelay()
         self._subscribe_failures: dict[str, int] = {}
-        self._view_participants: dict[str, bool] = {}  # sid -> reconnecting, as told
-        self._identities: dict[str, str] = {}
+        # participant sid -> (identity, reconnecting), as told to the application
+        self._view_participants: dict[str, tuple[str, bool]] = {}
         self._view_tracks: dict[str, TrackInfo] = {}
         self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -622,17 +622,15 @@ class AiortcTransport:
         known = self._view_participants.get(info.sid)
         if known is None:
             self._emit(ParticipantConnected(**ids))
-            known = False
-        if reconnecting != known:
+        if reconnecting != (known is not None and known[1]):
             self._emit(ParticipantReconnecting(**ids) if reconnecting
                        else ParticipantReconnected(**ids))
-        self._view_participants[info.sid] = reconnecting
-        self._identities[info.sid] = info.identity
+        self._view_participants[info.sid] = (info.identity, reconnecting)
 
     def _participant_left(self, sid: str) -> None:
-        if self._view_participants.pop(sid, None) is not None:
-            self._emit(ParticipantDisconnected(participant_sid=sid,
-                                               identity=self._identities.pop(sid)))
+        known = self._view_participants.pop(sid, None)
+        if known is not None:
+            self._emit(ParticipantDisconnected(participant_sid=sid, identity=known[0]))
 
     def _track_published(self, info: TrackInfo) -> None:
         if info.sid in self._view_tracks:
