@@ -39,13 +39,19 @@ class RoomEvent(Event):
     room_sid: str | None = Field(default=None, description="the server's id, once known")
 
 
-class _CarriesCode(RoomEvent):
+class _ReportsCode(Event):
+    """An event that reports its error by catalog code, in its ``error_code`` field."""
+
     @classmethod
     def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
         return {"error_code": entry.code}
 
     def error_ref(self) -> ErrorRef | None:
         return ErrorRef(code=getattr(self, "error_code", None))
+
+
+class _CarriesCode(RoomEvent, _ReportsCode):
+    pass
 
 
 class RoomConnect(RoomEvent):
@@ -98,19 +104,12 @@ class RoomDisconnected(_CarriesCode):
     message: str | None = None
 
 
-class RoomLostEvent(Event):
+class RoomLostEvent(_ReportsCode):
     """Base of the ``room_lost`` events of the room's other machines: the Room they belong to
     was lost with ``error_code``, so they end with it. The Room sends them, in one step with its
     own ``disconnected`` change."""
 
     error_code: DisconnectErrorCode
-
-    @classmethod
-    def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
-        return {"error_code": entry.code}
-
-    def error_ref(self) -> ErrorRef | None:
-        return ErrorRef(code=self.error_code)
 
 
 class RoomDisconnect(RoomEvent):
