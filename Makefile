@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench clean
+.PHONY: demo test lint typecheck check bench generate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# The generated files: the catalog's exception classes (in rtcstate/errors.py) and the diagrams.
+generate: $(STAMP)
+	$(BIN)/python -m rtcstate.generate
+	$(BIN)/rtcstate diagrams
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_machines.py

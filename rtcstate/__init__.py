@@ -6,7 +6,7 @@ The pieces, each in its own module:
   RemoteTrackPublication and DevicePermission machines, each a plain-data spec.
 * :mod:`rtcstate.models` — the Pydantic event models that drive them, ``ConnectOptions`` and the
   ``StateChange`` record every transition produces.
-* :mod:`rtcstate.catalog` — the guide's error tables as data, with lookups.
+* :mod:`rtcstate.catalog` — the SDKs' error codes and the guide's error tables, with lookups.
 * :func:`connect` and :class:`Room` — join a room over a transport (:mod:`rtcstate.adapters`).
 * :class:`Dispatcher` — applies events in order, schedules timeouts on a :mod:`~rtcstate.clock`.
 * :mod:`rtcstate.errors` — every exception, under :class:`RtcStateError`.
@@ -21,6 +21,7 @@ from rtcstate.clock import AnyioClock, Clock, VirtualClock
 from rtcstate.dispatcher import Dispatcher, DispatchStats
 from rtcstate.errors import (
     AccessTokenError,
+    ApiError,
     CameraNoFramesError,
     CatalogError,
     ConnectError,
@@ -39,6 +40,7 @@ from rtcstate.errors import (
     MicrophoneSilentError,
     ParticipantDuplicateIdentityError,
     PreflightError,
+    RoomCompletedError,
     RoomEnded,
     RoomMaxParticipantsExceededError,
     RoomNotFoundError,
@@ -49,9 +51,11 @@ from rtcstate.errors import (
     SignalingConnectionTimeoutError,
     SignalingServerBusyError,
     SpecError,
+    TrackError,
     TransportError,
     UnknownCatalogEntry,
     UnknownMachine,
+    error_class,
     error_for,
 )
 from rtcstate.models import ConnectOptions, Event, StateChange, parse_event
@@ -76,6 +80,7 @@ __all__ = [
     "SPECS",
     "AnyioClock",
     "AccessTokenError",
+    "ApiError",
     "CameraNoFramesError",
     "CatalogEntry",
     "CatalogError",
@@ -108,6 +113,7 @@ __all__ = [
     "RemoteTrackPublicationMachine",
     "RoomMachine",
     "Room",
+    "RoomCompletedError",
     "RoomEnded",
     "RoomMaxParticipantsExceededError",
     "RoomNotFoundError",
@@ -119,6 +125,7 @@ __all__ = [
     "SignalingServerBusyError",
     "SpecError",
     "StateChange",
+    "TrackError",
     "TransportError",
     "UnknownCatalogEntry",
     "UnknownMachine",
@@ -127,6 +134,7 @@ __all__ = [
     "audio_level",
     "catalog",
     "connect",
+    "error_class",
     "error_for",
     "parse_event",
 ]

@@ -70,13 +70,17 @@ def _print_entries(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
         console.print(title)
         console.print(Text("  cause:    ", style="dim") + Text(entry.cause))
         console.print(Text("  solution: ", style="dim") + Text(entry.solution, style="green"))
-        for message in entry.messages:
-            console.print(Text("  message:  ", style="dim") + Text(repr(message)))
+        if entry.message:
+            console.print(Text("  message:  ", style="dim") + Text(repr(entry.message)))
+        for message in entry.browser_messages:
+            console.print(Text("  browser:  ", style="dim") + Text(repr(message)))
         console.print()
 
 
-def _print_index(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
-    table = Table(title="rtcstate error catalog", title_justify="left")
+def _print_index(console: Console, entries: tuple[CatalogEntry, ...],
+                 phase: str | None) -> None:
+    title = "rtcstate error catalog" + (f": phase {phase}" if phase else "")
+    table = Table(title=f"{title} ({len(entries)} entries)", title_justify="left")
     table.add_column("code", justify="right", no_wrap=True)
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("phase", no_wrap=True)
@@ -85,19 +89,27 @@ def _print_index(console: Console, entries: tuple[CatalogEntry, ...]) -> None:
         table.add_row(str(entry.code or ""), entry.name, entry.phase,
                       "yes" if entry.retryable else "no")
     console.print(table)
-    console.print("For the cause and the solution: rtcstate errors CODE | NAME | \"MESSAGE\"",
-                  style="dim")
+    console.print("For the cause and the solution: rtcstate errors CODE | NAME | \"MESSAGE\"; "
+                  "one phase: --phase " + "|".join(catalog.PHASES), style="dim")
 
 
 @app.command()
 def errors(
     query: Annotated[str | None, typer.Argument(
-        help="A code (53106), an error name (NotReadableError) or a browser message "
-             "(\"Could not start video source\"). Omit to list every entry.")] = None,
+        help="A code (20104, 53106), an error name (NotReadableError), an SDK message "
+             "(\"Room completed\") or a browser message (\"Could not start video source\"). "
+             "Omit to list every entry.")] = None,
+    phase: Annotated[str | None, typer.Option(
+        help="Only entries of this phase: " + ", ".join(catalog.PHASES) + ".")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Explain an error from a log line: its cause and the recommended solution."""
     console = Console()
+    if phase is not None and phase not in catalog.PHASES:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]rtcstate errors:[/red] --phase is one of {', '.join(catalog.PHASES)}; "
+            f"not {phase!r}")
+        raise typer.Exit(2)
     if query is None:
         entries = catalog.all_entries()
     else:
@@ -106,10 +118,16 @@ def errors(
         except UnknownCatalogEntry as exc:
             Console(stderr=True, soft_wrap=True).print(f"[red]rtcstate errors:[/red] {exc}")
             raise typer.Exit(1) from None
+    if phase is not None:
+        entries = tuple(e for e in entries if e.phase == phase)
+        if not entries:
+            Console(stderr=True, soft_wrap=True).print(
+                f"[red]rtcstate errors:[/red] no entry of phase {phase!r} matches {query!r}")
+            raise typer.Exit(1)
     if as_json:
         typer.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
     elif query is None:
-        _print_index(console, entries)
+        _print_index(console, entries, phase)
     else:
         _print_entries(console, entries)
 

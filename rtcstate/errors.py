@@ -14,19 +14,22 @@ not allow, or an error from the catalog raised to the application)::
         ├── UnknownMachine              no machine is registered for the event's target
         ├── UnknownCatalogEntry         a catalog lookup matched nothing (also a LookupError)
         ├── TransportError              a transport failed in a way the catalog does not name
-        │   └── AccessTokenError        the room server refused the access token
         └── CatalogError                an error from the catalog; ``entry`` says which
             ├── ConnectError            phase "connect": joining the Room failed
-            │   ├── SignalingConnectionError              53000
-            │   ├── SignalingServerBusyError              53006
-            │   ├── RoomMaxParticipantsExceededError      53105
-            │   ├── RoomNotFoundError                     53106
-            │   └── MediaConnectionError                  53405 (also a DisconnectError)
+            │   ├── AccessTokenError    20101-20107: the access token was refused
+            │   │   └── AccessTokenExpiredError, ...       one class per code
+            │   ├── SignalingConnectionError               53000
+            │   ├── RoomNotFoundError                      53106
+            │   └── ...
             ├── DisconnectError         phase "disconnect": the Room was lost
-            │   ├── SignalingConnectionDisconnectedError  53001
-            │   ├── SignalingConnectionTimeoutError       53002
-            │   ├── ParticipantDuplicateIdentityError     53205
-            │   └── MediaConnectionError                  53405
+            │   ├── SignalingConnectionDisconnectedError   53001
+            │   ├── RoomCompletedError                     53118
+            │   └── ...
+            ├── TrackError              phase "track": one track's publication or media failed
+            │   ├── ParticipantMaxTracksExceededError      53203
+            │   ├── TrackNameIsDuplicatedError             53304
+            │   └── ...
+            ├── ApiError                phase "api": a REST API request of the hosted service
             ├── MediaError              phase "media": acquiring a device failed
             │   ├── MediaNotFoundError          NotFoundError
             │   ├── MediaNotAllowedError        NotAllowedError
@@ -37,6 +40,12 @@ not allow, or an error from the catalog raised to the application)::
             └── PreflightError          phase "preflight": a device test failed
                 ├── MicrophoneSilentError   MicrophoneSilent
                 └── CameraNoFramesError     CameraNoFrames
+
+Every coded catalog error has a class of its own, named as the SDKs name it, under the class of
+each phase it has an entry in (``MediaConnectionError``, 53405, is a ``ConnectError`` and a
+``DisconnectError``). Those classes are generated from ``catalog.toml`` into the end of this
+module by ``python -m rtcstate.generate`` (a test checks they are up to date); the list is
+``rtcstate errors``.
 
 ``error_for(entry)`` builds the right exception for any catalog entry, so code holding a
 ``StateChange.error`` can ``raise error_for(change.error)``.
@@ -55,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessTokenError",
+    "ApiError",
     "CameraNoFramesError",
     "CatalogError",
     "ConnectError",
@@ -62,7 +72,6 @@ __all__ = [
     "GuardRejected",
     "InvalidEvent",
     "InvalidTransition",
-    "MediaConnectionError",
     "MediaError",
     "MediaInsecureContextError",
     "MediaNotAllowedError",
@@ -71,21 +80,16 @@ __all__ = [
     "MediaOverconstrainedError",
     "MediaWarningError",
     "MicrophoneSilentError",
-    "ParticipantDuplicateIdentityError",
     "PreflightError",
     "RoomEnded",
-    "RoomMaxParticipantsExceededError",
-    "RoomNotFoundError",
     "RtcRuntimeError",
     "RtcStateError",
-    "SignalingConnectionDisconnectedError",
-    "SignalingConnectionError",
-    "SignalingConnectionTimeoutError",
-    "SignalingServerBusyError",
     "SpecError",
+    "TrackError",
     "TransportError",
     "UnknownCatalogEntry",
     "UnknownMachine",
+    "error_class",
     "error_for",
 ]
 
@@ -229,20 +233,6 @@ class TransportError(RtcRuntimeError):
         self.backend = backend
 
 
-class AccessTokenError(TransportError):
-    """The room server refused the access token; joining again with it cannot succeed.
-
-    Attributes:
-        reason: ``"malformed"``, ``"bad_signature"``, ``"expired"``, ``"wrong_room"`` or
-            ``"missing_grant"``.
-    """
-
-    def __init__(self, reason: str, detail: str, *, backend: str = "token") -> None:
-        super().__init__(f"access token refused ({reason}): {detail}", backend=backend)
-        self.reason = reason
-        self.detail = detail
-
-
 class CatalogError(RtcRuntimeError):
     """An error described by the catalog, raised to the application.
 
@@ -282,60 +272,57 @@ class MediaError(CatalogError):
     """Acquiring the camera or microphone failed (the guide's media errors)."""
 
 
+class TrackError(CatalogError):
+    """One track failed: its publication was refused, or its media or data channel failed."""
+
+
+class ApiError(CatalogError):
+    """A request to the hosted service's REST API was refused (never raised to a client; the
+    classes exist so that every code can be raised and caught by name)."""
+
+
+class AccessTokenError(ConnectError):
+    """The room server refused the access token (20101-20107): joining again with the same
+    token cannot succeed. Each code has its subclass (:class:`AccessTokenExpiredError`, ...).
+
+    Attributes:
+        reason: the refusal in one word: ``"malformed"`` (20101), ``"bad_header"`` (20102),
+            ``"bad_issuer"`` (20103), ``"expired"`` (20104), ``"not_yet_valid"`` (20105),
+            ``"bad_grant"`` (20106) or ``"bad_signature"`` (20107).
+    """
+
+    REASONS: ClassVar[dict[int, str]] = {
+        20101: "malformed", 20102: "bad_header", 20103: "bad_issuer", 20104: "expired",
+        20105: "not_yet_valid", 20106: "bad_grant", 20107: "bad_signature"}
+
+    @property
+    def reason(self) -> str:
+        """The refusal in one word (see the class's attributes)."""
+        return self.REASONS.get(self.code or 0, "invalid")
+
+    @classmethod
+    def for_code(cls, code: int, detail: str | None = None) -> AccessTokenError:
+        """The exception for refusal ``code`` (20101-20107), of its own class.
+
+        Raises:
+            ValueError: ``code`` is not an access-token refusal.
+        """
+        from rtcstate import catalog  # the catalog imports this module
+
+        if code not in cls.REASONS:
+            raise ValueError(f"{code} is not an access-token refusal (20101-20107)")
+        (entry,) = catalog.by_code(code)
+        found = error_for(entry, detail)
+        assert isinstance(found, AccessTokenError)
+        return found
+
+
 class MediaWarningError(CatalogError):
     """A media warning was not cleared within the escalation timeout."""
 
 
 class PreflightError(CatalogError):
     """A device test before joining found a problem."""
-
-
-class SignalingConnectionError(ConnectError):
-    """53000: the signaling server could not be reached."""
-
-    catalog_name = "SignalingConnectionError"
-
-
-class SignalingServerBusyError(ConnectError):
-    """53006: the signaling server is too busy to accept new clients."""
-
-    catalog_name = "SignalingServerBusyError"
-
-
-class RoomMaxParticipantsExceededError(ConnectError):
-    """53105: the Room is full."""
-
-    catalog_name = "RoomMaxParticipantsExceededError"
-
-
-class RoomNotFoundError(ConnectError):
-    """53106: the Room does not exist (and ad-hoc creation is disabled)."""
-
-    catalog_name = "RoomNotFoundError"
-
-
-class MediaConnectionError(ConnectError, DisconnectError):
-    """53405: the media connection could not be (re-)established."""
-
-    catalog_name = "MediaConnectionError"
-
-
-class SignalingConnectionDisconnectedError(DisconnectError):
-    """53001: reconnecting to the signaling server failed."""
-
-    catalog_name = "SignalingConnectionDisconnectedError"
-
-
-class SignalingConnectionTimeoutError(DisconnectError):
-    """53002: liveliness checks failed or the session expired."""
-
-    catalog_name = "SignalingConnectionTimeoutError"
-
-
-class ParticipantDuplicateIdentityError(DisconnectError):
-    """53205: another client joined with the same identity."""
-
-    catalog_name = "ParticipantDuplicateIdentityError"
 
 
 class MediaNotFoundError(MediaError):
@@ -395,13 +382,497 @@ def _named_classes() -> dict[str, type[CatalogError]]:
 _PHASE_CLASSES: dict[str, type[CatalogError]] = {
     "connect": ConnectError,
     "disconnect": DisconnectError,
+    "track": TrackError,
+    "api": ApiError,
     "media": MediaError,
     "warning": MediaWarningError,
     "preflight": PreflightError,
 }
 
 
+def error_class(entry: CatalogEntry) -> type[CatalogError]:
+    """The exception class for a catalog entry: its named class, else its phase's class."""
+    return _named_classes().get(entry.name) or _PHASE_CLASSES[entry.phase]
+
+
 def error_for(entry: CatalogEntry, detail: str | None = None) -> CatalogError:
-    """Return the exception for a catalog entry: its named class, else its phase's class."""
-    cls = _named_classes().get(entry.name) or _PHASE_CLASSES[entry.phase]
-    return cls(entry, detail)
+    """Return the exception for a catalog entry (of :func:`error_class`), with ``detail``."""
+    return error_class(entry)(entry, detail)
+
+
+# --- generated from catalog.toml by `python -m rtcstate.generate`: do not edit below -------
+
+
+class AccessTokenInvalidError(AccessTokenError):
+    """20101: Invalid Access Token."""
+
+    catalog_name = "AccessTokenInvalidError"
+
+
+class AccessTokenHeaderInvalidError(AccessTokenError):
+    """20102: Invalid Access Token header."""
+
+    catalog_name = "AccessTokenHeaderInvalidError"
+
+
+class AccessTokenIssuerInvalidError(AccessTokenError):
+    """20103: Invalid Access Token issuer/subject."""
+
+    catalog_name = "AccessTokenIssuerInvalidError"
+
+
+class AccessTokenExpiredError(AccessTokenError):
+    """20104: Access Token expired or expiration date invalid."""
+
+    catalog_name = "AccessTokenExpiredError"
+
+
+class AccessTokenNotYetValidError(AccessTokenError):
+    """20105: Access Token not yet valid."""
+
+    catalog_name = "AccessTokenNotYetValidError"
+
+
+class AccessTokenGrantsInvalidError(AccessTokenError):
+    """20106: Invalid Access Token grants."""
+
+    catalog_name = "AccessTokenGrantsInvalidError"
+
+
+class AccessTokenSignatureInvalidError(AccessTokenError):
+    """20107: Invalid Access Token signature."""
+
+    catalog_name = "AccessTokenSignatureInvalidError"
+
+
+class SignalingConnectionError(ConnectError):
+    """53000: Signaling connection error."""
+
+    catalog_name = "SignalingConnectionError"
+
+
+class SignalingConnectionDisconnectedError(DisconnectError):
+    """53001: Signaling connection disconnected."""
+
+    catalog_name = "SignalingConnectionDisconnectedError"
+
+
+class SignalingConnectionTimeoutError(DisconnectError):
+    """53002: Signaling connection timed out."""
+
+    catalog_name = "SignalingConnectionTimeoutError"
+
+
+class SignalingIncomingMessageInvalidError(DisconnectError):
+    """53003: Client received an invalid signaling message."""
+
+    catalog_name = "SignalingIncomingMessageInvalidError"
+
+
+class SignalingOutgoingMessageInvalidError(DisconnectError):
+    """53004: Client sent an invalid signaling message."""
+
+    catalog_name = "SignalingOutgoingMessageInvalidError"
+
+
+class SignalingDnsResolutionError(ConnectError):
+    """53005: The signaling server's host name could not be resolved."""
+
+    catalog_name = "SignalingDnsResolutionError"
+
+
+class SignalingServerBusyError(ConnectError):
+    """53006: Video server is busy."""
+
+    catalog_name = "SignalingServerBusyError"
+
+
+class RoomNameInvalidError(ConnectError):
+    """53100: Room name is invalid."""
+
+    catalog_name = "RoomNameInvalidError"
+
+
+class RoomNameTooLongError(ConnectError):
+    """53101: Room name is too long."""
+
+    catalog_name = "RoomNameTooLongError"
+
+
+class RoomNameCharsInvalidError(ConnectError):
+    """53102: Room name contains invalid characters."""
+
+    catalog_name = "RoomNameCharsInvalidError"
+
+
+class RoomCreateFailedError(ConnectError):
+    """53103: Unable to create Room."""
+
+    catalog_name = "RoomCreateFailedError"
+
+
+class RoomConnectFailedError(ConnectError):
+    """53104: Unable to connect to Room."""
+
+    catalog_name = "RoomConnectFailedError"
+
+
+class RoomMaxParticipantsExceededError(ConnectError):
+    """53105: Room contains too many Participants."""
+
+    catalog_name = "RoomMaxParticipantsExceededError"
+
+
+class RoomNotFoundError(ConnectError):
+    """53106: Room not found."""
+
+    catalog_name = "RoomNotFoundError"
+
+
+class RoomMaxParticipantsOutOfRangeError(ApiError):
+    """53107: MaxParticipants is out of range."""
+
+    catalog_name = "RoomMaxParticipantsOutOfRangeError"
+
+
+class RoomTypeInvalidError(ApiError):
+    """53108: RoomType is not valid."""
+
+    catalog_name = "RoomTypeInvalidError"
+
+
+class RoomTimeoutOutOfRangeError(ApiError):
+    """53109: Timeout is out of range."""
+
+    catalog_name = "RoomTimeoutOutOfRangeError"
+
+
+class RoomStatusCallbackMethodInvalidError(ApiError):
+    """53110: StatusCallbackMethod is invalid."""
+
+    catalog_name = "RoomStatusCallbackMethodInvalidError"
+
+
+class RoomStatusCallbackInvalidError(ApiError):
+    """53111: StatusCallback is invalid."""
+
+    catalog_name = "RoomStatusCallbackInvalidError"
+
+
+class RoomStatusInvalidError(ApiError):
+    """53112: Status is invalid."""
+
+    catalog_name = "RoomStatusInvalidError"
+
+
+class RoomRoomExistsError(ApiError):
+    """53113: Room exists."""
+
+    catalog_name = "RoomRoomExistsError"
+
+
+class RoomInvalidParametersError(ApiError):
+    """53114: Room creation parameter(s) incompatible with the Room type."""
+
+    catalog_name = "RoomInvalidParametersError"
+
+
+class RoomMediaRegionInvalidError(ApiError):
+    """53115: MediaRegion is invalid."""
+
+    catalog_name = "RoomMediaRegionInvalidError"
+
+
+class RoomMediaRegionUnavailableError(ApiError):
+    """53116: There are no media servers available in the MediaRegion."""
+
+    catalog_name = "RoomMediaRegionUnavailableError"
+
+
+class RoomSubscriptionOperationNotSupportedError(ApiError):
+    """53117: The subscription operation requested is not supported for the Room type."""
+
+    catalog_name = "RoomSubscriptionOperationNotSupportedError"
+
+
+class RoomCompletedError(DisconnectError):
+    """53118: Room completed."""
+
+    catalog_name = "RoomCompletedError"
+
+
+class RoomAccountLimitExceededError(ConnectError):
+    """53119: The concurrent Rooms quota was exceeded."""
+
+    catalog_name = "RoomAccountLimitExceededError"
+
+
+class RoomInvalidRecordingRuleError(ApiError):
+    """53120: Invalid Recording Rule(s)."""
+
+    catalog_name = "RoomInvalidRecordingRuleError"
+
+
+class RoomRecordingOperationNotSupportedError(ApiError):
+    """53122: The recording operation requested is not supported for the Room type."""
+
+    catalog_name = "RoomRecordingOperationNotSupportedError"
+
+
+class RoomAudioOnlyFlagNotSupportedError(ConnectError):
+    """53124: The AudioOnly flag is not supported for the Room type."""
+
+    catalog_name = "RoomAudioOnlyFlagNotSupportedError"
+
+
+class TrackTrackKindNotSupportedError(TrackError):
+    """53125: The track kind is not supported by the Room."""
+
+    catalog_name = "TrackTrackKindNotSupportedError"
+
+
+class ParticipantIdentityInvalidError(ConnectError):
+    """53200: Participant identity is invalid."""
+
+    catalog_name = "ParticipantIdentityInvalidError"
+
+
+class ParticipantIdentityTooLongError(ConnectError):
+    """53201: Participant identity is too long."""
+
+    catalog_name = "ParticipantIdentityTooLongError"
+
+
+class ParticipantIdentityCharsInvalidError(ConnectError):
+    """53202: Participant identity contains invalid characters."""
+
+    catalog_name = "ParticipantIdentityCharsInvalidError"
+
+
+class ParticipantMaxTracksExceededError(TrackError):
+    """53203: Participant has too many Tracks."""
+
+    catalog_name = "ParticipantMaxTracksExceededError"
+
+
+class ParticipantNotFoundError(ApiError):
+    """53204: Participant not found."""
+
+    catalog_name = "ParticipantNotFoundError"
+
+
+class ParticipantDuplicateIdentityError(DisconnectError):
+    """53205: Participant disconnected because of duplicate identity."""
+
+    catalog_name = "ParticipantDuplicateIdentityError"
+
+
+class ParticipantAccountLimitExceededError(ConnectError):
+    """53206: The Participant concurrency quota was exceeded."""
+
+    catalog_name = "ParticipantAccountLimitExceededError"
+
+
+class ParticipantMaxPublishedTracksOutOfRangeError(ApiError):
+    """53207: MaxPublishedTracks is out of range."""
+
+    catalog_name = "ParticipantMaxPublishedTracksOutOfRangeError"
+
+
+class ParticipantInvalidSubscribeRuleError(ApiError):
+    """53215: Invalid Subscribe Rule(s)."""
+
+    catalog_name = "ParticipantInvalidSubscribeRuleError"
+
+
+class ParticipantSessionLengthExceededError(DisconnectError):
+    """53216: Participant session length exceeded."""
+
+    catalog_name = "ParticipantSessionLengthExceededError"
+
+
+class TrackInvalidError(TrackError):
+    """53300: Track is invalid."""
+
+    catalog_name = "TrackInvalidError"
+
+
+class TrackNameInvalidError(TrackError):
+    """53301: Track name is invalid."""
+
+    catalog_name = "TrackNameInvalidError"
+
+
+class TrackNameTooLongError(TrackError):
+    """53302: Track name is too long."""
+
+    catalog_name = "TrackNameTooLongError"
+
+
+class TrackNameCharsInvalidError(TrackError):
+    """53303: Track name contains invalid characters."""
+
+    catalog_name = "TrackNameCharsInvalidError"
+
+
+class TrackNameIsDuplicatedError(TrackError):
+    """53304: Track name is duplicated."""
+
+    catalog_name = "TrackNameIsDuplicatedError"
+
+
+class TrackServerTrackCapacityReachedError(TrackError):
+    """53305: The server has reached capacity and cannot fulfill this request."""
+
+    catalog_name = "TrackServerTrackCapacityReachedError"
+
+
+class TrackDataTrackMessageTooLargeError(TrackError):
+    """53306: A data track message is larger than the data channel can carry."""
+
+    catalog_name = "TrackDataTrackMessageTooLargeError"
+
+
+class TrackDataTrackSendBufferFullError(TrackError):
+    """53307: The data track's send buffer is full: messages are sent faster than the channel
+    drains."""
+
+    catalog_name = "TrackDataTrackSendBufferFullError"
+
+
+class MediaClientLocalDescFailedError(ConnectError):
+    """53400: Client is unable to create or apply a local media description."""
+
+    catalog_name = "MediaClientLocalDescFailedError"
+
+
+class MediaServerLocalDescFailedError(ConnectError):
+    """53401: Server is unable to create or apply a local media description."""
+
+    catalog_name = "MediaServerLocalDescFailedError"
+
+
+class MediaClientRemoteDescFailedError(ConnectError):
+    """53402: Client is unable to apply a remote media description."""
+
+    catalog_name = "MediaClientRemoteDescFailedError"
+
+
+class MediaServerRemoteDescFailedError(ConnectError):
+    """53403: Server is unable to apply a remote media description."""
+
+    catalog_name = "MediaServerRemoteDescFailedError"
+
+
+class MediaNoSupportedCodecError(ConnectError):
+    """53404: No supported codec."""
+
+    catalog_name = "MediaNoSupportedCodecError"
+
+
+class MediaConnectionError(ConnectError, DisconnectError):
+    """53405: Media connection failed or Media activity ceased."""
+
+    catalog_name = "MediaConnectionError"
+
+
+class MediaDataTrackFailedError(TrackError):
+    """53406: The data channel used by the Data Track had a problem."""
+
+    catalog_name = "MediaDataTrackFailedError"
+
+
+class MediaDTLSTransportFailedError(ConnectError, TrackError):
+    """53407: Media connection failed due to DTLS handshake failure."""
+
+    catalog_name = "MediaDTLSTransportFailedError"
+
+
+class MediaIceRestartNotAllowedError(DisconnectError):
+    """53408: ICE connection restart was attempted, but it is not allowed."""
+
+    catalog_name = "MediaIceRestartNotAllowedError"
+
+
+class ConfigurationAcquireFailedError(ConnectError):
+    """53500: Unable to acquire configuration."""
+
+    catalog_name = "ConfigurationAcquireFailedError"
+
+
+class ConfigurationAcquireTurnFailedError(ConnectError):
+    """53501: Unable to acquire TURN credentials."""
+
+    catalog_name = "ConfigurationAcquireTurnFailedError"
+
+
+__all__ += [
+    "AccessTokenExpiredError",
+    "AccessTokenGrantsInvalidError",
+    "AccessTokenHeaderInvalidError",
+    "AccessTokenInvalidError",
+    "AccessTokenIssuerInvalidError",
+    "AccessTokenNotYetValidError",
+    "AccessTokenSignatureInvalidError",
+    "ConfigurationAcquireFailedError",
+    "ConfigurationAcquireTurnFailedError",
+    "MediaClientLocalDescFailedError",
+    "MediaClientRemoteDescFailedError",
+    "MediaConnectionError",
+    "MediaDTLSTransportFailedError",
+    "MediaDataTrackFailedError",
+    "MediaIceRestartNotAllowedError",
+    "MediaNoSupportedCodecError",
+    "MediaServerLocalDescFailedError",
+    "MediaServerRemoteDescFailedError",
+    "ParticipantAccountLimitExceededError",
+    "ParticipantDuplicateIdentityError",
+    "ParticipantIdentityCharsInvalidError",
+    "ParticipantIdentityInvalidError",
+    "ParticipantIdentityTooLongError",
+    "ParticipantInvalidSubscribeRuleError",
+    "ParticipantMaxPublishedTracksOutOfRangeError",
+    "ParticipantMaxTracksExceededError",
+    "ParticipantNotFoundError",
+    "ParticipantSessionLengthExceededError",
+    "RoomAccountLimitExceededError",
+    "RoomAudioOnlyFlagNotSupportedError",
+    "RoomCompletedError",
+    "RoomConnectFailedError",
+    "RoomCreateFailedError",
+    "RoomInvalidParametersError",
+    "RoomInvalidRecordingRuleError",
+    "RoomMaxParticipantsExceededError",
+    "RoomMaxParticipantsOutOfRangeError",
+    "RoomMediaRegionInvalidError",
+    "RoomMediaRegionUnavailableError",
+    "RoomNameCharsInvalidError",
+    "RoomNameInvalidError",
+    "RoomNameTooLongError",
+    "RoomNotFoundError",
+    "RoomRecordingOperationNotSupportedError",
+    "RoomRoomExistsError",
+    "RoomStatusCallbackInvalidError",
+    "RoomStatusCallbackMethodInvalidError",
+    "RoomStatusInvalidError",
+    "RoomSubscriptionOperationNotSupportedError",
+    "RoomTimeoutOutOfRangeError",
+    "RoomTypeInvalidError",
+    "SignalingConnectionDisconnectedError",
+    "SignalingConnectionError",
+    "SignalingConnectionTimeoutError",
+    "SignalingDnsResolutionError",
+    "SignalingIncomingMessageInvalidError",
+    "SignalingOutgoingMessageInvalidError",
+    "SignalingServerBusyError",
+    "TrackDataTrackMessageTooLargeError",
+    "TrackDataTrackSendBufferFullError",
+    "TrackInvalidError",
+    "TrackNameCharsInvalidError",
+    "TrackNameInvalidError",
+    "TrackNameIsDuplicatedError",
+    "TrackNameTooLongError",
+    "TrackServerTrackCapacityReachedError",
+    "TrackTrackKindNotSupportedError",
+]
+# --- end of the generated classes ----------------------------------------------------------

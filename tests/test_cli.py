@@ -27,6 +27,10 @@ def test_errors_without_argument_lists_every_entry() -> None:
     ("53405", ["MediaConnectionError", "MediaConnectionError"]),
     ("NotAllowedError", ["NotAllowedError", "NotAllowedError"]),
     ("Could not start video source", ["NotReadableError"]),
+    ("20104", ["AccessTokenExpiredError"]),
+    ("53407", ["MediaDTLSTransportFailedError", "MediaDTLSTransportFailedError"]),
+    ("Room completed", ["RoomCompletedError"]),
+    ("TwilioError 53304: Track name is duplicated", ["TrackNameIsDuplicatedError"]),
 ])
 def test_errors_answers_a_user_holding_a_log_line(query: str, names: list[str]) -> None:
     result = runner.invoke(app, ["errors", query, "--json"])
@@ -39,6 +43,38 @@ def test_errors_readable_output_shows_cause_and_solution() -> None:
     assert result.exit_code == 0
     assert "NotReadableError" in result.stdout
     assert "close all other apps and tabs" in result.stdout
+
+
+def test_an_sdk_code_shows_its_message_cause_and_solution() -> None:
+    result = runner.invoke(app, ["errors", "20104"])
+    assert result.exit_code == 0
+    assert "20104 AccessTokenExpiredError" in result.stdout
+    assert "'Access Token expired or expiration date invalid'" in result.stdout
+    assert "fetch a fresh token" in result.stdout
+
+
+def test_errors_filters_by_phase() -> None:
+    result = runner.invoke(app, ["errors", "--phase", "disconnect", "--json"])
+    assert result.exit_code == 0
+    assert [e["code"] for e in json.loads(result.stdout)] == [
+        e.code for e in catalog.by_phase("disconnect")]
+    table = runner.invoke(app, ["errors", "--phase", "api"])
+    assert "phase api (" in table.stdout
+    assert "RoomRoomExistsError" in table.stdout
+    assert "RoomNotFoundError" not in table.stdout
+    both = runner.invoke(app, ["errors", "53405", "--phase", "disconnect", "--json"])
+    assert [e["id"] for e in json.loads(both.stdout)] == ["53405-media-connection-disconnect"]
+    neither = runner.invoke(app, ["errors", "53106", "--phase", "track"])
+    assert neither.exit_code == 1
+    assert "no entry of phase 'track' matches '53106'" in neither.stderr
+
+
+def test_an_unknown_phase_is_a_one_line_usage_error() -> None:
+    result = runner.invoke(app, ["errors", "--phase", "sideways"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "rtcstate errors: --phase is one of connect, disconnect, track, api, media, warning, "
+        "preflight; not 'sideways'"]
 
 
 def test_unknown_query_exits_non_zero_with_a_clear_message() -> None:

@@ -18,7 +18,7 @@ PUBLIC_MODULES = [
     "rtcstate.demo", "rtcstate.dispatcher", "rtcstate.errors", "rtcstate.models",
     "rtcstate.preflight", "rtcstate.statemachines", "rtcstate.testing", "rtcstate.adapters",
     "rtcstate.adapters.base", "rtcstate.adapters.memory", "rtcstate.room", "rtcstate.devices",
-    "rtcstate.diagrams", "rtcstate.testing.paths", "rtcstate.testing.stateful",
+    "rtcstate.diagrams", "rtcstate.generate", "rtcstate.testing.paths", "rtcstate.testing.stateful",
     "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
     "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.transport",
     "rtcstate.adapters.aiortc.server", "rtcstate.adapters.aiortc.tokens",
@@ -28,7 +28,7 @@ PUBLIC_MODULES = [
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.
 TOP_LEVEL = [
-    "SPECS", "AccessTokenError", "AnyioClock", "CameraNoFramesError", "CatalogEntry",
+    "SPECS", "AccessTokenError", "AnyioClock", "ApiError", "CameraNoFramesError", "CatalogEntry",
     "CatalogError", "Clock",
     "ConnectError", "ConnectOptions", "DevicePermissionMachine", "DisconnectError",
     "DispatchStats", "Dispatcher", "Event", "GuardRejected", "InvalidEvent", "InvalidTransition",
@@ -36,13 +36,15 @@ TOP_LEVEL = [
     "MediaError", "MediaInsecureContextError", "MediaNotAllowedError", "MediaNotFoundError",
     "MediaNotReadableError", "MediaOverconstrainedError", "MediaWarningError",
     "MicrophoneSilentError", "ParticipantDuplicateIdentityError", "ParticipantMachine",
-    "PreflightError", "RemoteTrackPublicationMachine", "Room", "RoomEnded", "RoomMachine",
+    "PreflightError", "RemoteTrackPublicationMachine", "Room", "RoomCompletedError", "RoomEnded",
+    "RoomMachine",
     "RoomMaxParticipantsExceededError", "RoomNotFoundError", "RtcRuntimeError", "RtcStateError",
     "SignalingConnectionDisconnectedError", "SignalingConnectionError",
     "SignalingConnectionTimeoutError", "SignalingServerBusyError", "SpecError", "StateChange",
-    "TransportError", "UnknownCatalogEntry", "UnknownMachine", "VirtualClock", "__version__",
+    "TrackError", "TransportError", "UnknownCatalogEntry", "UnknownMachine", "VirtualClock",
+    "__version__",
     "audio_level",
-    "catalog", "connect", "error_for", "parse_event",
+    "catalog", "connect", "error_class", "error_for", "parse_event",
 ]
 
 

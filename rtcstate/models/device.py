@@ -67,7 +67,8 @@ class DeviceAcquireFailed(DeviceEvent):
 
     @classmethod
     def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
-        return {"error_name": entry.name, "message": entry.messages[0] if entry.messages else None}
+        messages = entry.browser_messages
+        return {"error_name": entry.name, "message": messages[0] if messages else None}
 
     def error_ref(self) -> ErrorRef | None:
         return ErrorRef(name=self.error_name, message=self.message)
