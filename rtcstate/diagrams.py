@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rtcstate import catalog
+from rtcstate.catalog import CatalogEntry
 from rtcstate.statemachines import SPECS
 from rtcstate.statemachines.spec import MachineSpec, Role
 
@@ -95,6 +97,7 @@ class DiagramEdge:
     errors: tuple[str, ...]
     timeout: str | None
     hub_label: str | None = None
+    error_summary: str | None = None
 
     @property
     def source(self) -> str:
@@ -110,7 +113,9 @@ class DiagramEdge:
     def label(self) -> str:
         """``trigger [guard]``, the errors carried, and ``after ...`` for a timed edge."""
         parts = [self.trigger + (f" [{self.guard}]" if self.guard else "")]
-        if self.errors:
+        if self.error_summary:
+            parts.append(self.error_summary)
+        elif self.errors:
             parts.append(" | ".join(self.errors))
         if self.timeout:
             parts.append(f"after {self.timeout}")
@@ -146,6 +151,25 @@ class Trace:
         return state in self.states.get(kind, set())
 
 
+MAX_LISTED_ERRORS = 4
+"""An edge carrying more errors than this is labelled with their phase and count instead."""
+
+
+def _error_summary(entries: tuple[CatalogEntry, ...], labels: tuple[str, ...],
+                   optional: bool) -> str | None:
+    if len(labels) > MAX_LISTED_ERRORS:
+        phases = tuple(dict.fromkeys(entry.phase for entry in entries))
+        named = "/".join(phases)
+        if set(entries) == {e for phase in phases for e in catalog.by_phase(phase)}:
+            return f"any {named} error ({len(labels)})"
+        if all(entry.retryable for entry in entries):
+            return f"a retryable {named} error ({len(labels)})"
+        return f"{named} errors ({len(labels)}, see the table)"
+    if optional and labels:
+        return " | ".join(labels) + " | none"
+    return None
+
+
 def extract(spec: MachineSpec) -> DiagramData:
     """The spec as plain data for the renderers."""
     states = tuple(
@@ -158,17 +182,18 @@ def extract(spec: MachineSpec) -> DiagramData:
         errors = tuple(dict.fromkeys(
             str(e.code) if e.code is not None else e.name for e in transition.errors))
         guard = transition.guard.name if transition.guard else None
+        summary = _error_summary(transition.errors, errors, transition.error_optional)
         if transition.dest is not None and len(transition.source) >= HUB_SOURCES:
             label = ("every live state" if sorted(transition.source) == sorted(live)
                      else ", ".join(transition.source))
             edges.append(DiagramEdge(transition.trigger, transition.source, transition.dest,
-                                     transition.role, guard, errors, None, label))
+                                     transition.role, guard, errors, None, label, summary))
             continue
         for source in transition.source:
             timeout = spec.state(source).timeout
             timed = timeout.after if timeout and timeout.trigger == transition.trigger else None
             edges.append(DiagramEdge(transition.trigger, (source,), transition.dest_from(source),
-                                     transition.role, guard, errors, timed))
+                                     transition.role, guard, errors, timed, None, summary))
     created_by = spec.created_by.trigger if spec.created_by else None
     return DiagramData(spec.kind, spec.title, spec.doc, states, tuple(edges), created_by)
 

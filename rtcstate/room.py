@@ -438,8 +438,9 @@ async def connect(transport: Transport, options: ConnectOptions, *,
         connect_timeout: seconds to wait for the join (retries included).
 
     Raises:
-        ConnectError: the catalog exception for the connection error (53000, 53006, 53105,
-            53106, 53405), after the retries ``options.retry`` allows.
+        ConnectError: the catalog exception for the connection error (any code of phase
+            "connect": 53000, 53105, 53106, 53405, an ``AccessTokenError`` for 20101-20107,
+            ...), after the retries ``options.retry`` allows.
         DisconnectError: the room was lost while joining (53205 by a second join, say).
     """
     if dispatcher is None:

@@ -9,12 +9,15 @@ import contextlib
 import gc
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
+import jwt
 import pytest
 import structlog
+from aiortc import RTCPeerConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -28,11 +31,19 @@ from rtcstate import (
     RoomMaxParticipantsExceededError,
     RoomNotFoundError,
     StateChange,
+    catalog,
 )
 from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
-from rtcstate.adapters.aiortc.protocol import MAX_MESSAGE_BYTES
+from rtcstate.adapters.aiortc.media import synthetic_track
+from rtcstate.adapters.aiortc.protocol import (
+    MAX_MESSAGE_BYTES,
+    Join,
+    Publish,
+    local_rtc_configuration,
+)
 from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
+from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models import ReconnectPolicy, RetryPolicy
 
 from .helpers import TOKEN_SECRET
@@ -146,26 +157,126 @@ async def test_a_late_joiner_subscribes_to_what_is_already_published(server: Roo
             await frames(bob_t, list(bob.remote_tracks), 3)
 
 
-@pytest.mark.parametrize(("token", "reason"), [
-    (create_access_token("another-secret-of-at-least-32-bytes", identity="eve", room=ROOM),
-     "bad_signature"),
+def _signed(claims: dict[str, Any], **header: Any) -> str:
+    algorithm = header.pop("algorithm", "HS256")
+    key = TOKEN_SECRET if algorithm == "HS256" else TOKEN_SECRET * 2  # long enough for HS512
+    return jwt.encode(claims, key, algorithm=algorithm, headers=header or None)
+
+
+_NOW = int(time.time())
+_GOOD = {"iss": "rtcstate", "sub": "eve", "iat": _NOW, "exp": _NOW + 3600,
+         "grants": {"room": ROOM}}
+
+
+@pytest.mark.parametrize(("token", "code", "reason"), [
+    ("not-a-jwt", 20101, "malformed"),
+    (_signed(_GOOD, algorithm="HS512"), 20102, "bad_header"),
+    (_signed(_GOOD, typ="JOSE+JSON"), 20102, "bad_header"),
+    (_signed({**_GOOD, "iss": "someone-else"}), 20103, "bad_issuer"),
+    (_signed({k: v for k, v in _GOOD.items() if k != "sub"}), 20103, "bad_issuer"),
     (create_access_token(TOKEN_SECRET, identity="eve", room=ROOM, ttl=1, now=1_000_000),
-     "expired"),
-    (create_access_token(TOKEN_SECRET, identity="eve", room="elsewhere"), "wrong_room"),
-    ("not-a-jwt", "malformed"),
+     20104, "expired"),
+    (_signed({**_GOOD, "exp": "tomorrow"}), 20104, "expired"),
+    (create_access_token(TOKEN_SECRET, identity="eve", room=ROOM, now=_NOW + 3600),
+     20105, "not_yet_valid"),
+    (_signed({**_GOOD, "nbf": _NOW + 3600}), 20105, "not_yet_valid"),
+    (create_access_token(TOKEN_SECRET, identity="eve", room="elsewhere"), 20106, "bad_grant"),
+    (_signed({k: v for k, v in _GOOD.items() if k != "grants"}), 20106, "bad_grant"),
+    (create_access_token("another-secret-of-at-least-32-bytes", identity="eve", room=ROOM),
+     20107, "bad_signature"),
 ])
-async def test_a_bad_token_is_refused_and_never_joins(server: RoomServer, token: str,
-                                                      reason: str) -> None:
+async def test_a_bad_token_is_refused_with_its_code_and_never_joins(
+        server: RoomServer, token: str, code: int, reason: str) -> None:
     dispatcher, seen = recorder()
     with pytest.raises(AccessTokenError) as info:
         async with rtcstate.connect(AiortcTransport(server.url, token), options("eve"),
                                     dispatcher=dispatcher):
             pytest.fail("joined with a bad token")
-    assert info.value.reason == reason
-    assert reason in str(info.value)
+    assert (info.value.code, info.value.reason) == (code, reason)
+    assert type(info.value).__name__ == catalog.by_code(code)[0].name
     assert server.identities(ROOM) == []
     assert server.stats.refused == 1
     assert states(seen, "room") == ["connecting", "disconnected"]
+    assert [c.error.code for c in seen if c.error] == [code]
+
+
+@pytest.mark.parametrize(("room", "identity", "code"), [
+    ("   ", "alice", 53100),
+    ("r" * (MAX_NAME_LENGTH + 1), "alice", 53101),
+    ("stand\nup", "alice", 53102),
+    (ROOM, "\t", 53200),
+    (ROOM, "a" * (MAX_NAME_LENGTH + 1), 53201),
+    (ROOM, "ali\u200bce", 53202),
+])
+async def test_a_bad_room_name_or_identity_is_refused_with_its_code(
+        server: RoomServer, room: str, identity: str, code: int) -> None:
+    token = create_access_token(TOKEN_SECRET, identity=identity, room=room)
+    dispatcher, seen = recorder()
+    with pytest.raises(rtcstate.ConnectError) as info:
+        async with rtcstate.connect(AiortcTransport(server.url, token),
+                                    ConnectOptions(room_name=room, identity=identity,
+                                                   retry=RetryPolicy(max_attempts=1)),
+                                    dispatcher=dispatcher):
+            pytest.fail("joined with a bad name")
+    assert info.value.code == code
+    assert server.rooms == []
+    assert [c.error.code for c in seen if c.error] == [code]
+
+
+async def test_one_publication_too_many_is_refused_with_53203_and_the_track_kept() -> None:
+    async with RoomServer(TOKEN_SECRET, max_publications=2) as server:
+        dispatcher, seen = recorder()
+        alice_t = transport(server, "alice")
+        async with rtcstate.connect(alice_t, options("alice"), dispatcher=dispatcher) as alice:
+            for name in ("camera", "microphone"):
+                await alice.publish(name, "video" if name == "camera" else "audio")
+            await until(alice, lambda: {t.state for t in alice.local_tracks.values()}
+                        == {"published"})
+            change = await alice.publish("screen", "video")
+            assert change.dest == "publishing"
+            await until(alice, lambda: alice.local_tracks["screen"].state == "unpublished")
+            assert sorted(alice_t.local_media) == ["camera", "microphone"]
+            assert alice.local_tracks["camera"].state == "published"
+            await alice.unpublish("microphone")  # room for one more: the refused one goes
+            await alice.publish("screen")
+            await until(alice, lambda: alice.local_tracks["screen"].state == "published")
+    assert states([c for c in seen if c.id == "screen"], "local_track") == [
+        "publishing", "unpublished", "publishing", "published", "stopped"]
+    refused = [(c.source, c.dest, c.error.code) for c in seen
+               if c.event == "publish_failed" and c.error]
+    assert refused == [("publishing", "unpublished", 53203)]
+
+
+async def _next_of(ws: Any, kind: str) -> dict[str, Any]:
+    with anyio.fail_after(10):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == kind:
+                return message  # type: ignore[no-any-return]
+
+
+async def test_a_second_offer_for_a_published_name_is_refused_with_53304(
+        server: RoomServer) -> None:
+    # Past the client's own machines (which never offer a name twice): raw signaling.
+    pc = RTCPeerConnection(local_rtc_configuration())
+    try:
+        pc.addTrack(synthetic_track("video"))
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = Publish(name="camera", kind="video", sdp=pc.localDescription.sdp)
+        token = create_access_token(TOKEN_SECRET, identity="mallory", room=ROOM)
+        async with ws_connect(server.url) as ws:
+            await ws.send(Join(room=ROOM, token=token).model_dump_json())
+            await _next_of(ws, "joined")
+            await ws.send(offer.model_dump_json())
+            assert (await _next_of(ws, "published"))["name"] == "camera"
+            await ws.send(offer.model_dump_json())
+            refused = await _next_of(ws, "publish_refused")
+            assert (refused["name"], refused["code"]) == ("camera", 53304)
+            await ws.send(offer.model_copy(update={"name": "x" * (MAX_NAME_LENGTH + 1)})
+                          .model_dump_json())
+            assert (await _next_of(ws, "publish_refused"))["code"] == 53302
+    finally:
+        await pc.close()
 
 
 async def test_room_rules_are_enforced() -> None:
@@ -530,3 +641,26 @@ async def test_retries_stop_after_subscribe_attempts(server: RoomServer) -> None
             assert sum(e["event"] == "resubscribe_requested" for e in logs) == 1
             assert [t.state for t in bob.remote_tracks.values()] == ["subscription_failed"]
     assert [e["attempt"] for e in logs if e["event"] == "subscription_failed"] == [1, 2]
+
+
+async def test_a_failed_dtls_handshake_is_subscription_failed_with_53407_then_retried(
+        server: RoomServer) -> None:
+    dispatcher, seen = recorder()
+    server.break_dtls("bob")  # the first offer to bob carries a fingerprint not the server's
+    bob_t = transport(server, "bob")
+    async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice, \
+            rtcstate.connect(bob_t, options("bob"), dispatcher=dispatcher) as bob:
+        await alice.publish("camera", "video")
+        await until(bob, lambda: any(c.dest == "subscription_failed" for c in seen))
+        (sid,) = bob.remote_tracks
+        assert bob_t.frames_received.get(sid, 0) == 0  # nothing was decrypted
+        await until(bob, lambda: subscribed(bob) == 1)
+        await frames(bob_t, [sid], 5, within=MEDIA_BOUND)
+    track = [(c.dest, c.error.code if c.error else None) for c in seen
+             if c.machine == "remote_track"]
+    assert track[:3] == [("published", None), ("subscription_failed", 53407),
+                         ("subscribed", None)]
+    failed = next(c for c in seen if c.dest == "subscription_failed")
+    assert failed.error is not None
+    assert failed.error.phase == "track"
+    assert type(rtcstate.error_for(failed.error)).__name__ == "MediaDTLSTransportFailedError"

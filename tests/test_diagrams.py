@@ -66,9 +66,10 @@ def test_reconnect_warning_cleared_and_escalation_look_different() -> None:
 def test_table_lists_guard_timeout_and_errors() -> None:
     table = diagrams.to_table(diagrams.extract(SPECS["room"]))
     assert ("| `connect_failed` | `connecting` | `waiting_to_retry` | retry | attempts_remain |"
-            "  | 53000, 53006 |") in table
+            "  | 53000, 53005, 53006, 53500, 53501 |") in table
     assert ("| `disconnected` | `reconnecting` | `disconnected` | failure |  | "
-            "options.reconnect.window | 53001, 53405, 53002, 53205 |") in table
+            "options.reconnect.window | 53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, "
+            "53408 |") in table
 
 
 def test_check_names_stale_and_missing_files(tmp_path: Path) -> None:

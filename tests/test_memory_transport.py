@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from rtcstate import (
+    ConnectError,
     ConnectOptions,
     MediaInsecureContextError,
     MediaNotAllowedError,
@@ -19,6 +20,7 @@ from rtcstate import (
     RoomNotFoundError,
     SignalingServerBusyError,
     StateChange,
+    catalog,
     error_for,
 )
 from rtcstate.adapters.base import MediaConstraints, MediaDevices, SupportsVirtualTime, Transport
@@ -30,6 +32,7 @@ from rtcstate.adapters.memory import (
 )
 from rtcstate.devices import LocalDevices
 from rtcstate.dispatcher import Dispatcher
+from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.room import Room, connect
 
 from .helpers import step
@@ -97,6 +100,47 @@ async def test_room_full_is_53105() -> None:
             async with connect(service.transport(), options("bob")):
                 pass  # pragma: no cover - never joins
     assert info.value.code == 53105
+
+
+@pytest.mark.parametrize(("room", "identity", "code"), [
+    ("   ", "alice", 53100),
+    ("r" * (MAX_NAME_LENGTH + 1), "alice", 53101),
+    ("stand\nup", "alice", 53102),
+    (ROOM, " ", 53200),
+    (ROOM, "a" * (MAX_NAME_LENGTH + 1), 53201),
+    (ROOM, "ali\x00ce", 53202),
+])
+async def test_a_bad_room_name_or_identity_is_refused_with_its_code(room: str, identity: str,
+                                                                     code: int) -> None:
+    service = MemoryRoomService()
+    with pytest.raises(ConnectError) as info:
+        async with connect(service.transport(), ConnectOptions(room_name=room,
+                                                               identity=identity)):
+            pass  # pragma: no cover - never joins
+    assert type(info.value) is type(error_for(catalog.by_code(code)[0]))
+    assert info.value.code == code
+    assert service.rooms == []
+
+
+async def test_publications_past_the_limit_or_under_a_taken_name_are_refused() -> None:
+    service = MemoryRoomService(max_publications=1)
+    async with joined(service, "alice") as (alice,):
+        changes = record(alice)
+        await alice.publish("camera", "video")
+        await alice.publish("microphone", "audio")
+        await service.virtual_time.advance(1)
+        assert alice.local_tracks["camera"].state == "published"
+        assert alice.local_tracks["microphone"].state == "unpublished"
+        await alice.transport.publish("camera", "video")  # past the machine: the service says no
+        await alice.transport.publish("x" * (MAX_NAME_LENGTH + 1), "video")
+        await service.virtual_time.advance(1)
+        assert alice.local_tracks["camera"].state == "published"
+    refused = [(c.id, c.source, c.dest, c.error.code) for c in changes
+               if c.event == "publish_failed" and c.error]
+    assert refused == [("microphone", "publishing", "unpublished", 53203)]
+    stats = alice.dispatcher.stats.rejected_by_reason
+    assert stats.get("invalid_transition") == 1  # the duplicate's 53304: camera is published
+    assert stats.get("unknown_machine") == 1  # the long name has no machine here
 
 
 async def test_unknown_room_is_53106_without_ad_hoc_rooms() -> None:

@@ -213,7 +213,7 @@ def test_paths_cli() -> None:
     result = runner.invoke(app, ["paths", "local_track", "--json"])
     assert result.exit_code == 0
     tour = json.loads(result.stdout)
-    assert (tour["covered"], tour["edges"]) == (40, 40)
+    assert (tour["covered"], tour["edges"]) == (41, 41)
     assert tour["length"] == sum(len(w["steps"]) for w in tour["walks"])
     first = tour["walks"][0]["steps"][0]
     assert first["event"]["type"] == f"local_track.{first['trigger']}"

@@ -8,7 +8,9 @@ participant. Everything is deterministic from ``seed`` and runs on the service's
 
 The service enforces the guide's server-side rules (room full: 53105; room not found with ad-hoc
 rooms disabled: 53106; the same identity joining again disconnects the older participant: 53205;
-server busy: 53006) and can be told to misbehave: scripted faults (signaling drop, session
+server busy: 53006), the name limits of :mod:`rtcstate.limits` (53100-53102, 53200-53202,
+53301-53303), and the publication rules (a name already published: 53304; one track more than
+``max_publications``: 53203), and can be told to misbehave: scripted faults (signaling drop, session
 expiry, media loss on one track, media-connection failure, switch-off) and random message faults
 (drop, duplicate, reorder, delay). :class:`MemoryMediaDevices` simulates capture devices,
 including every media error of the guide, a silent microphone and a camera with no frames.
@@ -30,11 +32,19 @@ from rtcstate import catalog
 from rtcstate.adapters.base import CapturedMedia, MediaConstraints
 from rtcstate.clock import VirtualClock, VirtualTime
 from rtcstate.errors import error_for
+from rtcstate.limits import (
+    MAX_PUBLICATIONS,
+    identity_refusal,
+    room_name_refusal,
+    track_name_refusal,
+)
 from rtcstate.models.base import DeviceKind, Event, TrackKind
 from rtcstate.models.local_track import (
     LocalTrackPublished,
+    LocalTrackPublishFailed,
     LocalTrackWarning,
     LocalTrackWarningsCleared,
+    PublishErrorCode,
 )
 from rtcstate.models.options import ConnectOptions
 from rtcstate.models.participant import (
@@ -141,6 +151,7 @@ class MemoryRoomService:
         time: the virtual time to run on (a new one by default).
         seed: seeds every random choice (message faults), for reproducible runs.
         max_participants: per room; one more gets 53105.
+        max_publications: tracks one participant may publish at once; one more gets 53203.
         ad_hoc_rooms: create rooms on first join; when False, joining an unknown room gets 53106.
         rooms: rooms that exist from the start.
         latency: seconds each request takes to reach the service.
@@ -149,13 +160,14 @@ class MemoryRoomService:
     """
 
     def __init__(self, *, time: VirtualTime | None = None, seed: int = 0,
-                 max_participants: int = 50, ad_hoc_rooms: bool = True,
-                 rooms: Iterable[str] = (), latency: float = 0.05,
+                 max_participants: int = 50, max_publications: int = MAX_PUBLICATIONS,
+                 ad_hoc_rooms: bool = True, rooms: Iterable[str] = (), latency: float = 0.05,
                  media_lost_after: float = 30.0,
                  message_faults: MessageFaults | None = None) -> None:
         self.virtual_time = time or VirtualTime()
         self.random = random.Random(seed)
         self.max_participants = max_participants
+        self.max_publications = max_publications
         self.ad_hoc_rooms = ad_hoc_rooms
         self.latency = latency
         self.media_lost_after = media_lost_after
@@ -290,6 +302,9 @@ class MemoryRoomService:
         scripted = self._failures.get(options.identity)
         if scripted:
             return scripted.pop(0)
+        refused = room_name_refusal(options.room_name) or identity_refusal(options.identity)
+        if refused is not None:
+            return refused
         if self.busy:
             return 53006
         room = self._rooms.get(options.room_name)
@@ -304,6 +319,12 @@ class MemoryRoomService:
         participant = transport.participant
         if participant is None or participant.sid not in participant.room.participants:
             return  # left before the request arrived
+        refused = self._publication_refusal(participant, name)
+        if refused is not None:
+            self._deliver(transport, LocalTrackPublishFailed(
+                track_name=name, kind=kind, error_code=refused,
+                message=f"publication refused: {refused}"))
+            return
         track = _Track(self._new_sid("MT"), name, kind, participant)
         participant.tracks[name] = track
         self._deliver(transport, LocalTrackPublished(track_name=name, kind=kind,
@@ -311,6 +332,17 @@ class MemoryRoomService:
         for other in participant.room.participants.values():
             if other is not participant:
                 self._announce(track, other)
+
+    def _publication_refusal(self, participant: _Participant,
+                             name: str) -> PublishErrorCode | None:
+        refused = track_name_refusal(name)
+        if refused is not None:
+            return refused
+        if name in participant.tracks:
+            return 53304
+        if len(participant.tracks) >= self.max_publications:
+            return 53203
+        return None
 
     def _unpublish(self, transport: MemoryTransport, name: str) -> None:
         participant = transport.participant

@@ -30,6 +30,7 @@ from rtcstate.models.local_track import (
     LocalTrackForeground,
     LocalTrackPublish,
     LocalTrackPublished,
+    LocalTrackPublishFailed,
     LocalTrackRestart,
     LocalTrackRoomLost,
     LocalTrackStop,
@@ -83,6 +84,7 @@ AnyEvent: TypeAlias = Annotated[
     | ParticipantRoomLost
     | LocalTrackPublish
     | LocalTrackPublished
+    | LocalTrackPublishFailed
     | LocalTrackEnable
     | LocalTrackDisable
     | LocalTrackRestart

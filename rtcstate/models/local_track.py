@@ -8,7 +8,7 @@ from pydantic import Field
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.models.base import ErrorRef, Event, FacingMode, TrackKind, WarningName
-from rtcstate.models.room import RoomLostEvent
+from rtcstate.models.room import ReportsCode, RoomLostEvent
 
 __all__ = [
     "LocalTrackBackground",
@@ -18,7 +18,9 @@ __all__ = [
     "LocalTrackEvent",
     "LocalTrackForeground",
     "LocalTrackPublish",
+    "LocalTrackPublishFailed",
     "LocalTrackPublished",
+    "PublishErrorCode",
     "LocalTrackRestart",
     "LocalTrackRoomLost",
     "LocalTrackStop",
@@ -26,6 +28,12 @@ __all__ = [
     "LocalTrackWarning",
     "LocalTrackWarningsCleared",
 ]
+
+
+PublishErrorCode = Literal[53125, 53203, 53300, 53301, 53302, 53303, 53304, 53305]
+"""Why the server refused a publication: a track kind the Room does not take (53125), too many
+tracks (53203), an invalid track (53300), its name (53301-53303, 53304 a duplicate), no capacity
+left (53305)."""
 
 
 class LocalTrackEvent(Event):
@@ -63,6 +71,14 @@ class LocalTrackPublished(LocalTrackEvent):
     """The server accepted the publication."""
 
     type: Literal["local_track.published"] = "local_track.published"
+
+
+class LocalTrackPublishFailed(LocalTrackEvent, ReportsCode):
+    """The server refused the publication; the track is kept, unpublished."""
+
+    type: Literal["local_track.publish_failed"] = "local_track.publish_failed"
+    error_code: PublishErrorCode
+    message: str | None = None
 
 
 class LocalTrackEnable(LocalTrackEvent):

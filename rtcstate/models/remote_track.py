@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from rtcstate.models.base import Event, TrackKind
-from rtcstate.models.room import RoomLostEvent
+from rtcstate.models.room import ReportsCode, RoomLostEvent
 
 __all__ = [
     "RemoteTrackEvent",
@@ -46,10 +46,12 @@ class RemoteTrackSubscribed(RemoteTrackEvent):
     type: Literal["remote_track.subscribed"] = "remote_track.subscribed"
 
 
-class RemoteTrackSubscriptionFailed(RemoteTrackEvent):
-    """Subscribing to the track failed."""
+class RemoteTrackSubscriptionFailed(RemoteTrackEvent, ReportsCode):
+    """Subscribing to the track failed: with ``error_code`` 53407 when its DTLS handshake
+    failed, with no code when the transport cannot tell why."""
 
     type: Literal["remote_track.subscription_failed"] = "remote_track.subscription_failed"
+    error_code: Literal[53407] | None = None
     message: str | None = None
 
 

@@ -10,6 +10,7 @@ from rtcstate.catalog import CatalogEntry
 from rtcstate.models.base import ErrorRef, Event
 
 __all__ = [
+    "ReportsCode",
     "ConnectErrorCode",
     "DisconnectErrorCode",
     "ReconnectErrorCode",
@@ -25,9 +26,20 @@ __all__ = [
     "RoomRetry",
 ]
 
-ConnectErrorCode = Literal[53000, 53006, 53105, 53106, 53405]
+ConnectErrorCode = Literal[
+    20101, 20102, 20103, 20104, 20105, 20106, 20107,
+    53000, 53005, 53006,
+    53100, 53101, 53102, 53103, 53104, 53105, 53106, 53119, 53124,
+    53200, 53201, 53202, 53206,
+    53400, 53401, 53402, 53403, 53404, 53405, 53407,
+    53500, 53501,
+]
+"""Every code of the catalog's phase "connect": what a failed join reports (a test keeps the
+two in step)."""
 ReconnectErrorCode = Literal[53001, 53405]
-DisconnectErrorCode = Literal[53001, 53002, 53205, 53405]
+"""What interrupts a joined Room: signaling (53001) or media (53405)."""
+DisconnectErrorCode = Literal[53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, 53408]
+"""Every code of the catalog's phase "disconnect": what a lost Room reports."""
 
 
 class RoomEvent(Event):
@@ -39,18 +51,20 @@ class RoomEvent(Event):
     room_sid: str | None = Field(default=None, description="the server's id, once known")
 
 
-class _ReportsCode(Event):
-    """An event that reports its error by catalog code, in its ``error_code`` field."""
+class ReportsCode(Event):
+    """Base of events that report their error by catalog code, in an ``error_code`` field
+    (which may be optional: no code, no error reported)."""
 
     @classmethod
     def error_fields(cls, entry: CatalogEntry) -> dict[str, object]:
         return {"error_code": entry.code}
 
     def error_ref(self) -> ErrorRef | None:
-        return ErrorRef(code=getattr(self, "error_code", None))
+        code = getattr(self, "error_code", None)
+        return None if code is None else ErrorRef(code=code)
 
 
-class _CarriesCode(RoomEvent, _ReportsCode):
+class _CarriesCode(RoomEvent, ReportsCode):
     pass
 
 
@@ -69,7 +83,7 @@ class RoomConnected(RoomEvent):
 
 
 class RoomConnectFailed(_CarriesCode):
-    """Joining failed with one of the guide's connection errors."""
+    """Joining failed with a connection error (any code of the catalog's phase "connect")."""
 
     type: Literal["room.connect_failed"] = "room.connect_failed"
     error_code: ConnectErrorCode
@@ -97,14 +111,15 @@ class RoomReconnected(RoomEvent):
 
 
 class RoomDisconnected(_CarriesCode):
-    """The client was disconnected by the server or the network, with the guide's error."""
+    """The client was disconnected by the server or the network, with its error (any code of
+    the catalog's phase "disconnect")."""
 
     type: Literal["room.disconnected"] = "room.disconnected"
     error_code: DisconnectErrorCode
     message: str | None = None
 
 
-class RoomLostEvent(_ReportsCode):
+class RoomLostEvent(ReportsCode):
     """Base of the ``room_lost`` events of the room's other machines: the Room they belong to
     was lost with ``error_code``, so they end with it. The Room sends them, in one step with its
     own ``disconnected`` change."""

@@ -1,8 +1,10 @@
 """The LocalTrackPublication lifecycle: publishing one local track, warnings, backgrounding.
 
 A track is ``created`` (acquired, perhaps before joining), then ``publishing`` and
-``published``. While published it can be disabled and enabled, and restarted with new
-constraints (the guide's camera switch) without unpublishing. A ``recording-media-lost`` warning
+``published``, unless the server refuses the publication (``publish_failed``: 53203 too many
+tracks, 53304 a duplicate name, ...), which leaves it ``unpublished``. While published it can be
+disabled and enabled, and restarted with new constraints (the guide's camera switch) without
+unpublishing. A ``recording-media-lost`` warning
 (only if the application asked for it in ``notify_warnings``) moves it to ``warning``; if the
 warning is not cleared within the escalation timeout (5 s by default, as in the guide) the clock
 fires ``escalate`` so the application can reconnect or alert the user.
@@ -32,6 +34,7 @@ from rtcstate.models.local_track import (
     LocalTrackForeground,
     LocalTrackPublish,
     LocalTrackPublished,
+    LocalTrackPublishFailed,
     LocalTrackRestart,
     LocalTrackRoomLost,
     LocalTrackStop,
@@ -47,6 +50,8 @@ from rtcstate.statemachines.spec import Guard, MachineSpec, Role, StateSpec, Tim
 __all__ = ["LOCAL_TRACK_SPEC", "LocalTrackPublicationMachine"]
 
 _MEDIA_LOST = catalog.by_id("recording-media-lost")
+_PUBLISH_REFUSALS = tuple(entry for code in (53125, 53203, 53300, 53301, 53302, 53303, 53304,
+                                             53305) for entry in catalog.by_code(code))
 
 
 def _warning_requested(track: LocalTrackPublicationMachine, event: Event) -> bool:
@@ -93,12 +98,18 @@ LOCAL_TRACK_SPEC = MachineSpec(
                   "The warning outlasted its timeout: reconnect, or alert the user."),
         StateSpec("backgrounded",
                   "The app is in the background: the camera track is stopped and unpublished."),
-        StateSpec("unpublished", "Unpublished by the application; the track is kept."),
+        StateSpec("unpublished",
+                  "Not published (the application unpublished it, or the server refused its "
+                  "publication); the track is kept."),
         StateSpec("stopped", "Stopped for good.", terminal=True),
     ),
     transitions=(
         TransitionSpec("publish", ("created", "unpublished"), "publishing", Role.ACTION),
         TransitionSpec("published", ("publishing",), "published"),
+        TransitionSpec("publish_failed", ("publishing",), "unpublished", Role.FAILURE,
+                       errors=_PUBLISH_REFUSALS,
+                       doc="The server refused the publication: too many tracks (53203), a "
+                           "duplicate name (53304), ..."),
         TransitionSpec("disable", ("published",), "disabled", Role.ACTION),
         TransitionSpec("enable", ("disabled",), "published", Role.ACTION),
         TransitionSpec("restart", ("published", "disabled", "warning", "warning_escalated"), None,
@@ -125,6 +136,7 @@ LOCAL_TRACK_SPEC = MachineSpec(
     events={
         "publish": LocalTrackPublish,
         "published": LocalTrackPublished,
+        "publish_failed": LocalTrackPublishFailed,
         "disable": LocalTrackDisable,
         "enable": LocalTrackEnable,
         "restart": LocalTrackRestart,

@@ -1,7 +1,8 @@
 """The RemoteTrackPublication lifecycle: a track another participant publishes.
 
 A remote publication starts ``published`` (it exists as soon as the Room announces it). The
-local participant may subscribe (``subscribed``), fail to (``subscription_failed``), stop
+local participant may subscribe (``subscribed``), fail to (``subscription_failed``, carrying
+53407 when the transport saw the DTLS handshake fail), stop
 receiving it (``unsubscribed``: the guide's cue that a mobile participant backgrounded its
 camera), or have the server pause forwarding it (``switched_off``) and resume
 (``switched_on``). It ends ``unpublished``: unpublished by its participant, or ``room_lost``
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rtcstate import catalog
 from rtcstate.models.base import Event, TrackKind
 from rtcstate.models.remote_track import (
     RemoteTrackPublished,
@@ -30,6 +32,8 @@ from rtcstate.statemachines.runtime import LifecycleMachine
 from rtcstate.statemachines.spec import MachineSpec, Role, StateSpec, TransitionSpec
 
 __all__ = ["REMOTE_TRACK_SPEC", "RemoteTrackPublicationMachine"]
+
+_DTLS_FAILED = tuple(e for e in catalog.by_code(53407) if e.phase == "track")
 
 _ALIVE = ("published", "subscribed", "switched_off", "unsubscribed", "subscription_failed")
 
@@ -50,7 +54,10 @@ REMOTE_TRACK_SPEC = MachineSpec(
         TransitionSpec("subscribed", ("published", "unsubscribed", "subscription_failed"),
                        "subscribed"),
         TransitionSpec("subscription_failed", ("published", "unsubscribed"),
-                       "subscription_failed", Role.FAILURE),
+                       "subscription_failed", Role.FAILURE, errors=_DTLS_FAILED,
+                       error_optional=True,
+                       doc="Subscribing failed: carrying 53407 when its DTLS handshake failed, "
+                           "nothing when the transport cannot tell why."),
         TransitionSpec("switched_off", ("subscribed",), "switched_off", Role.RECONNECT),
         TransitionSpec("switched_on", ("switched_off",), "subscribed", Role.RECONNECT),
         TransitionSpec("unsubscribed", ("subscribed", "switched_off"), "unsubscribed"),

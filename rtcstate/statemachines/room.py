@@ -1,13 +1,17 @@
 """The Room lifecycle: joining, retrying, reconnecting, and leaving, with the guide's errors.
 
 A join either succeeds (``connected``), backs off and retries after a retryable connection error
-(53000, 53006) while attempts remain, or ends ``disconnected`` carrying the connection error.
-Once in, an interruption moves to ``reconnecting`` carrying its cause (53001 signaling, 53405
-media); it ends with ``reconnected``, or ``disconnected`` carrying that cause when the transport
-gives up or the reconnect window expires. From ``connected`` the server may end the session
-(53002) or replace the participant (53205); a client that was reconnecting hears that verdict
-when it resumes. ``disconnect`` (the application leaving, e.g. on
-page hide) reaches ``disconnected`` from every live state, carrying no error.
+(53000, 53005, 53006, 53500, 53501: the catalog's retryable entries of phase "connect") while
+attempts remain, or ends ``disconnected`` carrying the connection error: any code of phase
+"connect" (an access token refused, 20101-20107, a bad room name or identity, 53100-53102 and
+53200-53202, a full room, 53105, ...). Once in, an interruption moves to ``reconnecting``
+carrying its cause (53001 signaling, 53405 media); it ends with ``reconnected``, or
+``disconnected`` carrying that cause when the transport gives up or the reconnect window
+expires. From ``connected`` the server may end the Room with any other code of phase
+"disconnect": the session expired (53002), the participant was replaced (53205), the Room was
+completed (53118), ...; a client that was reconnecting hears that verdict when it resumes.
+``disconnect`` (the application leaving, e.g. on page hide) reaches ``disconnected`` from every
+live state, carrying no error.
 
 The picture is ``diagrams/room.svg``, rendered from :data:`ROOM_SPEC`.
 """
@@ -52,12 +56,14 @@ def _disconnect_entry(code: int) -> catalog.CatalogEntry:
     return next(e for e in catalog.by_code(code) if e.phase == "disconnect")
 
 
-_CONNECT_ERRORS = tuple(_connect_entry(code) for code in (53000, 53006, 53105, 53106, 53405))
+_CONNECT_ERRORS = catalog.by_phase("connect")
 _RETRYABLE_CONNECT_ERRORS = tuple(e for e in _CONNECT_ERRORS if e.retryable)
 _RECONNECT_ERRORS = (_disconnect_entry(53001), _disconnect_entry(53405))
-_SERVER_DISCONNECT_ERRORS = (_disconnect_entry(53002), _disconnect_entry(53205))
-LOST_ROOM_ERRORS = (*_RECONNECT_ERRORS, *_SERVER_DISCONNECT_ERRORS)
-"""The errors a joined Room can be lost with; the room's other machines end carrying them."""
+_SERVER_DISCONNECT_ERRORS = tuple(e for e in catalog.by_phase("disconnect")
+                                  if e not in _RECONNECT_ERRORS)
+LOST_ROOM_ERRORS = catalog.by_phase("disconnect")
+"""The errors a joined Room can be lost with (the catalog's phase "disconnect"); the room's
+other machines end carrying them."""
 
 
 def _attempts_remain(room: RoomMachine, _event: Event) -> bool:
@@ -96,7 +102,7 @@ ROOM_SPEC = MachineSpec(
         StateSpec("connecting", "Joining: signaling, then media."),
         StateSpec(
             "waiting_to_retry",
-            "A retryable connection error (53000, 53006): waiting out the back-off.",
+            "A retryable connection error (53000, 53006, ...): waiting out the back-off.",
             timeout=Timeout(
                 "retry", "options.retry.delay_before(attempt)",
                 lambda room: room.options.retry.delay_before(room.attempt),
@@ -138,7 +144,8 @@ ROOM_SPEC = MachineSpec(
                            "or the resuming client heard the server's verdict (53002, 53205)."),
         TransitionSpec("disconnected", ("connected",), "disconnected", Role.FAILURE,
                        errors=_SERVER_DISCONNECT_ERRORS,
-                       doc="Session expired (53002) or the identity joined again (53205)."),
+                       doc="The server ended the Room: session expired (53002), the identity "
+                           "joined again (53205), the Room completed (53118), ..."),
         TransitionSpec("disconnect", _LIVE, "disconnected", Role.ACTION,
                        doc="The application leaves: on page hide or unload, as the guide advises."),
     ),

@@ -11,7 +11,8 @@ Semantics:
   ``errors`` (if any) include the error the event reports, and its ``guard`` (if any) passes.
   Transitions are tried in spec order; the first that accepts wins.
 * A transition with ``errors`` *carries* one of them into the :class:`StateChange`: the one
-  the event reports, or its only one when the event reports none.
+  the event reports, or its only one when the event reports none. With ``error_optional``,
+  an event that reports none fires it carrying none (a transport that cannot always tell why).
 * ``dest=None`` makes an internal transition: the state is unchanged, and a timeout running in
   it is not restarted.
 * A state with a ``timeout`` fires the timeout's event ``delay`` seconds after it is entered,
@@ -120,6 +121,7 @@ class TransitionSpec:
     role: Role = Role.ORDINARY
     guard: Guard | None = None
     errors: tuple[CatalogEntry, ...] = ()
+    error_optional: bool = False
     effect: Effect | None = None
     sample: Mapping[str, object] = field(default_factory=dict)
     doc: str = ""
@@ -150,6 +152,8 @@ class TransitionSpec:
             return None
         ref = event.error_ref()
         if ref is None:
+            if self.error_optional:
+                return None
             return errors[0] if len(errors) == 1 else False
         for entry in errors:
             if ref.matches(entry):

@@ -70,7 +70,8 @@ def example_events(machine: LifecycleMachine, edge: Edge) -> list[Event]:
 
     A timed edge gets the event its state's timeout would fire. Otherwise each candidate carries
     the machine's ids, the transition's ``sample`` fields (which satisfy its guard), and one of
-    the errors the transition carries (one candidate per error). Whether a candidate really
+    the errors the transition carries (one candidate per error, and one with none when the
+    error is optional). Whether a candidate really
     takes the edge depends on guards and earlier transitions: try it on a copy.
     """
     spec = machine.spec
@@ -80,6 +81,8 @@ def example_events(machine: LifecycleMachine, edge: Edge) -> list[Event]:
     model = spec.events[edge.trigger]
     base: dict[str, object] = {"type": f"{spec.kind}.{edge.trigger}", **machine.event_fields()}
     variants = [model.error_fields(entry) for entry in edge.transition.errors] or [{}]
+    if edge.transition.error_optional:
+        variants.append({})
     events = []
     for variant in variants:
         data = {**base, **variant, **edge.transition.sample}

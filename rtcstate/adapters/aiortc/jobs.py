@@ -39,7 +39,7 @@ async def follow_room(transport: AiortcTransport, options: ConnectOptions,
 
     Raises:
         ConnectError: joining failed (after the retries ``options.retry`` allows).
-        AccessTokenError: the server refused the token.
+        AccessTokenError: the server refused the token (a ConnectError, 20101-20107).
     """
     dispatcher = Dispatcher()
     dispatcher.on_change(on_change)

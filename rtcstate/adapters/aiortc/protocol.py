@@ -12,8 +12,8 @@ made anew (aiortc has no ICE restart).
 
 Client to server: ``join``, ``resume``, ``publish``, ``unpublish``, ``answer``,
 ``resubscribe``, ``leave``, ``ping``. Server to client: ``joined``, ``refused``, ``resumed``,
-``published``, ``offer``, ``participant``, ``track``, ``warning``, ``disconnected``, ``pong``,
-``problem``.
+``published``, ``publish_refused``, ``offer``, ``participant``, ``track``, ``warning``,
+``disconnected``, ``pong``, ``problem``.
 
 Every subscription offer carries an ``offer_id`` that its answer repeats: an answer to an offer
 that was replaced meanwhile (a participant joining while a track is being published gets two)
@@ -28,6 +28,7 @@ from typing import Annotated, Literal, TypeAlias
 from aiortc import RTCConfiguration
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models.base import TrackKind, WarningName
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Problem",
     "Publish",
     "Published",
+    "PublishRefused",
     "Refused",
     "Resubscribe",
     "Resume",
@@ -73,6 +75,9 @@ def local_rtc_configuration() -> RTCConfiguration:
 
 _Sid = Annotated[str, Field(min_length=1, max_length=64)]
 _Name = Annotated[str, Field(min_length=1, max_length=256)]
+# Names a client asks for are checked by the server (rtcstate.limits), which refuses a bad one
+# with its catalog code; only what could not be a name at all is a Problem.
+_RequestedName = Annotated[str, Field(max_length=4 * MAX_NAME_LENGTH)]
 _Sdp = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_BYTES)]
 _Token = Annotated[str, Field(min_length=1, max_length=8192)]
 _OfferId = Annotated[int, Field(ge=1)]
@@ -88,7 +93,7 @@ class Join(_Message):
     """Join the room the token grants; ask for the warnings to be told about."""
 
     type: Literal["join"] = "join"
-    room: _Name
+    room: _RequestedName
     token: _Token
     notify_warnings: tuple[WarningName, ...] = ()
 
@@ -97,7 +102,7 @@ class Resume(_Message):
     """Come back after losing the connection, as the participant the server still holds."""
 
     type: Literal["resume"] = "resume"
-    room: _Name
+    room: _RequestedName
     token: _Token
     participant_sid: _Sid
     resume_key: _Sid
@@ -107,7 +112,7 @@ class Publish(_Message):
     """Publish a track: the offer of a new peer connection that carries only it."""
 
     type: Literal["publish"] = "publish"
-    name: _Name
+    name: _RequestedName
     kind: TrackKind
     sdp: _Sdp
 
@@ -188,15 +193,25 @@ class Joined(_Message):
 
 
 class Refused(_Message):
-    """The join or resume was refused: a catalog ``code``, or an access-token ``reason``.
+    """The join or resume was refused, with its catalog ``code``: the access token (20101-20107),
+    the Room name or identity (53100-53102, 53200-53202), a full or unknown Room (53105, 53106).
 
     A refused resume carries 53001 when the server no longer holds the session, or the verdict
     it gave while the client was away (53002 session ended, 53205 replaced by a newer join).
     """
 
     type: Literal["refused"] = "refused"
-    code: int | None = None
-    reason: str | None = None
+    code: int
+    message: str = ""
+
+
+class PublishRefused(_Message):
+    """A publication was refused, with its catalog ``code``: too many tracks (53203), a bad
+    track name (53301-53303), a name this connection already publishes (53304)."""
+
+    type: Literal["publish_refused"] = "publish_refused"
+    name: _RequestedName
+    code: int
     message: str = ""
 
 
@@ -276,8 +291,8 @@ class Problem(_Message):
 
 
 ServerMessage: TypeAlias = Annotated[
-    Joined | Refused | Resumed | Published | Offer | ParticipantNotice | TrackNotice
-    | WarningNotice | Disconnected | Pong | Problem,
+    Joined | Refused | Resumed | Published | PublishRefused | Offer | ParticipantNotice
+    | TrackNotice | WarningNotice | Disconnected | Pong | Problem,
     Field(discriminator="type")]
 """Anything the server may send."""
 

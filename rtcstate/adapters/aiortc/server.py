@@ -6,12 +6,16 @@ aiortc`` start one in-process::
     async with RoomServer(secret) as server:
         transport = AiortcTransport(server.url, create_access_token(secret, ...))
 
-It enforces the rules the memory transport enforces: a full room refuses the next participant
-(53105), an unknown room is refused when ad-hoc rooms are off (53106), the same identity joining
-again disconnects the older participant (53205), and every connection starts with a signed access
-token for the room (bad, expired or wrong-room tokens never join). A message larger than
-:data:`~rtcstate.adapters.aiortc.protocol.MAX_MESSAGE_BYTES` closes that connection (1009); a
-malformed one is answered with a ``problem`` and ignored. Neither touches anyone else.
+It enforces the rules the memory transport enforces, refusing with the catalog's codes: every
+connection starts with a signed access token for the room (a bad, expired or wrong-room token
+never joins: 20101-20107); a Room name or identity outside :mod:`rtcstate.limits` is refused
+(53100-53102, 53200-53202); a full room refuses the next participant (53105), an unknown room is
+refused when ad-hoc rooms are off (53106); the same identity joining again disconnects the older
+participant (53205). A publication is refused for a bad track name (53301-53303), a name the
+connection already publishes (53304), or one track more than ``max_publications`` (53203). A
+message larger than :data:`~rtcstate.adapters.aiortc.protocol.MAX_MESSAGE_BYTES` closes that
+connection (1009); a malformed one is answered with a ``problem`` and ignored. Neither touches
+anyone else.
 
 Media: each published track arrives on its own peer connection and is forwarded to every other
 participant through aiortc's ``MediaRelay``, on one peer connection per subscription. A watchdog
@@ -28,6 +32,7 @@ import asyncio
 import contextlib
 import itertools
 import math
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -61,6 +66,7 @@ from rtcstate.adapters.aiortc.protocol import (
     Problem,
     Publish,
     Published,
+    PublishRefused,
     Refused,
     Resubscribe,
     Resume,
@@ -74,6 +80,12 @@ from rtcstate.adapters.aiortc.protocol import (
 )
 from rtcstate.adapters.aiortc.tokens import verify_access_token
 from rtcstate.errors import AccessTokenError
+from rtcstate.limits import (
+    MAX_PUBLICATIONS,
+    identity_refusal,
+    room_name_refusal,
+    track_name_refusal,
+)
 from rtcstate.models.base import TrackKind
 
 __all__ = ["RoomServer", "ServerStats"]
@@ -137,6 +149,8 @@ class _Participant:
     notify_warnings: frozenset[str]
     ws: ServerConnection | None = None
     tracks: dict[str, _Track] = field(default_factory=dict)
+    # the track names offered on the current connection: a second offer is a duplicate (53304)
+    offered: set[str] = field(default_factory=set)
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     expiry: asyncio.TimerHandle | None = None
 
@@ -154,6 +168,9 @@ class _Room:
     participants: dict[str, _Participant] = field(default_factory=dict)
 
 
+_FINGERPRINT = re.compile(r"(a=fingerprint:\S+ )([0-9A-Fa-f:]+)")
+
+
 class RoomServer:
     """A room service on WebSocket signaling and aiortc media (asyncio only).
 
@@ -162,6 +179,8 @@ class RoomServer:
         host: the address to listen on (loopback by default).
         port: the port; 0 picks a free one (see :attr:`url`).
         max_participants: per room; one more is refused with 53105.
+        max_publications: tracks one participant may publish at once; one more is refused
+            with 53203.
         ad_hoc_rooms: create rooms on first join; when False, unknown rooms are refused (53106).
         rooms: rooms that exist from the start.
         reconnect_window: seconds an interrupted participant is held for it to resume.
@@ -172,7 +191,8 @@ class RoomServer:
     """
 
     def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
-                 max_participants: int = 50, ad_hoc_rooms: bool = True,
+                 max_participants: int = 50, max_publications: int = MAX_PUBLICATIONS,
+                 ad_hoc_rooms: bool = True,
                  rooms: Iterable[str] = (), reconnect_window: float = 30.0,
                  heartbeat_timeout: float = 1.0, media_timeout: float = 30.0,
                  rtc_configuration: RTCConfiguration | None = None) -> None:
@@ -180,6 +200,7 @@ class RoomServer:
         self.host = host
         self.port = port
         self.max_participants = max_participants
+        self.max_publications = max_publications
         self.ad_hoc_rooms = ad_hoc_rooms
         self.reconnect_window = reconnect_window
         self.heartbeat_timeout = heartbeat_timeout
@@ -188,6 +209,7 @@ class RoomServer:
         self.stats = ServerStats()
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
+        self._broken_dtls: dict[str, int] = {}  # identity -> subscription offers to spoil
         self._verdicts: dict[str, _Verdict] = {}
         self._cut: dict[str, float] = {}  # participant sid -> until when its resumes fail
         self._pcs: set[RTCPeerConnection] = set()
@@ -296,6 +318,13 @@ class RoomServer:
         (53000, 53006, ...), as a flaky or busy service would."""
         self._failures.setdefault(identity, []).extend([code] * times)
 
+    def break_dtls(self, identity: str, times: int = 1) -> None:
+        """The next ``times`` subscription offers to ``identity`` carry a certificate
+        fingerprint that is not the server's: ICE connects, then the subscriber's DTLS handshake
+        fails (53407 on the aiortc transport), as when something on the path alters the media
+        traffic."""
+        self._broken_dtls[identity] = self._broken_dtls.get(identity, 0) + times
+
     def drop_signaling(self, identity: str, *, duration: float | None = 0.0) -> None:
         """Cut ``identity``'s signaling connection now, as a network fault would, and turn its
         attempts to come back away for ``duration`` seconds (``None``: until
@@ -372,8 +401,8 @@ class RoomServer:
             grant = verify_access_token(message.token, self.secret, room=message.room)
         except AccessTokenError as exc:
             self.stats.refused += 1
-            _log.info("join_refused", reason=exc.reason)
-            await ws.send(Refused(reason=exc.reason, message=str(exc)).model_dump_json())
+            _log.info("join_refused", code=exc.code, reason=exc.reason)
+            await ws.send(Refused(code=exc.code or 20101, message=str(exc)).model_dump_json())
             return None
         if isinstance(message, Resume):
             if self._cut.get(message.participant_sid, 0.0) > time.monotonic():
@@ -384,6 +413,7 @@ class RoomServer:
         code = self._join_failure(grant.room, grant.identity)
         if code is not None:
             self.stats.refused += 1
+            _log.info("join_refused", code=code)
             await ws.send(Refused(code=code, message=f"join refused: {code}").model_dump_json())
             return None
         existing = self._rooms.get(grant.room)
@@ -413,6 +443,9 @@ class RoomServer:
         scripted = self._failures.get(identity)
         if scripted:
             return scripted.pop(0)
+        refused = room_name_refusal(room_name) or identity_refusal(identity)
+        if refused is not None:
+            return refused
         room = self._rooms.get(room_name)
         if room is None:
             return None if self.ad_hoc_rooms else 53106
@@ -441,6 +474,7 @@ class RoomServer:
             participant.expiry = None
         await self._close_media(participant)
         participant.ws = ws
+        participant.offered.clear()  # the client offers its publications again
         self.stats.resumed += 1
         _log.info("resumed", identity=identity, sid=participant.sid)
         others = tuple(p.info() for p in participant.room.participants.values()
@@ -465,6 +499,7 @@ class RoomServer:
         elif isinstance(message, Publish):
             await self._publish(participant, message)
         elif isinstance(message, Unpublish):
+            participant.offered.discard(message.name)
             track = participant.tracks.pop(message.name, None)
             if track is not None:
                 await self._retract(track)
@@ -484,7 +519,24 @@ class RoomServer:
 
     # -- media -------------------------------------------------------------------------------
 
+    def _publication_refusal(self, participant: _Participant, name: str) -> int | None:
+        refused = track_name_refusal(name)
+        if refused is not None:
+            return refused
+        if name in participant.offered:
+            return 53304
+        if name not in participant.tracks and len(participant.tracks) >= self.max_publications:
+            return 53203
+        return None
+
     async def _publish(self, participant: _Participant, message: Publish) -> None:
+        refused = self._publication_refusal(participant, message.name)
+        if refused is not None:
+            _log.info("publish_refused", identity=participant.identity, code=refused)
+            await self._send(participant, PublishRefused(
+                name=message.name, code=refused, message=f"publication refused: {refused}"))
+            return
+        participant.offered.add(message.name)
         track = participant.tracks.get(message.name)
         announce = track is None
         if track is None:
@@ -507,6 +559,7 @@ class RoomServer:
                 await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:  # a bad offer, or cancelled: this connection serves nobody
+            participant.offered.discard(message.name)  # a better offer may follow
             if announce and participant.tracks.get(message.name) is track:
                 del participant.tracks[message.name]  # never announced: forget it
             await discard()
@@ -516,6 +569,7 @@ class RoomServer:
             await discard()  # left, unpublished or published again meanwhile
             return
         if not received:
+            participant.offered.discard(message.name)
             await discard()
             if announce:  # nobody has heard of it: forget it
                 del participant.tracks[message.name]
@@ -576,8 +630,12 @@ class RoomServer:
         if not current():  # replaced, left or unpublished meanwhile
             await discard()
             return
+        sdp = pc.localDescription.sdp
+        if self._broken_dtls.get(subscriber.identity, 0) > 0:
+            self._broken_dtls[subscriber.identity] -= 1
+            sdp = _FINGERPRINT.sub(lambda m: m[1] + re.sub("[0-9A-F]", "0", m[2]), sdp)
         await self._send(subscriber, Offer(track=track.info(), offer_id=subscription.offer_id,
-                                           sdp=pc.localDescription.sdp))
+                                           sdp=sdp))
 
     async def _subscribe_to_others(self, subscriber: _Participant) -> None:
         """Offer ``subscriber`` every track the others in its room publish (keeping any

@@ -1,8 +1,8 @@
 """Access tokens for the reference room server: signed JWTs (PyJWT, HS256).
 
 A token names the participant (``sub``, the identity) and grants one room (``grants.room``); it
-expires (``exp``). The server verifies all three before anything else happens on a connection:
-a bad, expired or wrong-room token never joins.
+expires (``exp``). The server verifies them before anything else happens on a connection: a bad,
+expired or wrong-room token never joins, and is refused with its catalog code (20101-20107).
 
 ::
 
@@ -12,6 +12,7 @@ a bad, expired or wrong-room token never joins.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -53,33 +54,71 @@ def create_access_token(secret: str, *, identity: str, room: str, ttl: float = 3
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_access_token(token: str, secret: str, *, room: str,
-                        now: float | None = None) -> AccessGrant:
-    """Check ``token``'s signature, expiry and room grant.
+def verify_access_token(token: str, secret: str, *, room: str, now: float | None = None,
+                        leeway: float = 5.0) -> AccessGrant:
+    """Check ``token``'s header, signature, claims, times and room grant, in that order.
+
+    ``leeway`` seconds of clock difference between the token's issuer and this host are
+    tolerated for the issued-at and not-before times (not for expiry).
 
     Raises:
-        AccessTokenError: with ``reason`` ``"malformed"``, ``"bad_signature"``, ``"expired"``,
-            ``"missing_grant"`` or ``"wrong_room"``.
+        AccessTokenError: of the refusal's own class: not a JWT (20101), a header other than
+            ``{"alg": "HS256", "typ": "JWT"}`` (20102), a wrong issuer or no subject (20103),
+            expired or an expiry that is not a time (20104), issued or valid only in the
+            future (20105), no grant for ``room`` (20106), a signature that does not verify
+            (20107).
     """
-    # With an explicit ``now`` (tests, replays) expiry is checked below against it instead.
-    options: jwt.types.Options = {"require": ["exp", "iat", "sub", "iss"],
-                                  "verify_exp": now is None}
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                            options=options)
-    except jwt.ExpiredSignatureError as exc:
-        raise AccessTokenError("expired", "the token has expired") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise AccessTokenError("bad_signature", "the signature does not verify") from exc
+        header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError as exc:
-        raise AccessTokenError("malformed", str(exc)) from exc
-    if now is not None and claims["exp"] <= now:
-        raise AccessTokenError("expired", "the token has expired")
+        raise AccessTokenError.for_code(20101, f"not a JWT: {exc}") from exc
+    if header.get("alg") != ALGORITHM or header.get("typ", "JWT") != "JWT":
+        raise AccessTokenError.for_code(
+            20102, f"the header must be alg {ALGORITHM}, typ JWT; not alg "
+                   f"{str(header.get('alg'))[:20]!r}, typ {str(header.get('typ'))[:20]!r}")
+    # Times and the issuer are checked below, each with its own code.
+    options: jwt.types.Options = {"verify_exp": False, "verify_nbf": False,
+                                  "verify_iat": False, "verify_iss": False, "require": []}
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options=options)
+    except jwt.InvalidSignatureError as exc:
+        raise AccessTokenError.for_code(20107, "the signature does not verify") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AccessTokenError.for_code(20101, str(exc)) from exc
+    identity = claims.get("sub")
+    if claims.get("iss") != ISSUER:
+        raise AccessTokenError.for_code(20103, f"the issuer must be {ISSUER!r}")
+    if not isinstance(identity, str) or not identity:
+        raise AccessTokenError.for_code(20103, "the subject (the identity) is missing")
+    _check_times(claims, time.time() if now is None else now, leeway)
     grants = claims.get("grants")
     granted = grants.get("room") if isinstance(grants, dict) else None
-    identity = claims["sub"]
-    if not isinstance(granted, str) or not granted or not isinstance(identity, str):
-        raise AccessTokenError("missing_grant", "the token grants no room")
+    if not isinstance(granted, str) or not granted:
+        raise AccessTokenError.for_code(20106, "the token grants no room")
     if granted != room:
-        raise AccessTokenError("wrong_room", f"the token is for room {granted!r}, not {room!r}")
+        raise AccessTokenError.for_code(
+            20106, f"the token is for room {granted[:64]!r}, not {room[:64]!r}")
     return AccessGrant(identity, granted)
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_times(claims: dict[str, object], now: float, leeway: float) -> None:
+    expires = claims.get("exp")
+    if not _is_time(expires):
+        raise AccessTokenError.for_code(20104, "the expiry (exp) is missing or not a time")
+    assert isinstance(expires, int | float)
+    if expires <= now:
+        raise AccessTokenError.for_code(20104, "the token has expired")
+    for claim in ("iat", "nbf"):
+        value = claims.get(claim)
+        if value is None and claim == "nbf":
+            continue
+        if not _is_time(value):
+            raise AccessTokenError.for_code(20105, f"{claim} is missing or not a time")
+        assert isinstance(value, int | float)
+        if value > now + leeway:
+            raise AccessTokenError.for_code(20105, f"the token is not valid before {claim} "
+                                                   f"{value:.0f} (now {now:.0f})")

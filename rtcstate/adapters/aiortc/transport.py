@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 import anyio
 import anyio.abc
@@ -59,6 +59,7 @@ from rtcstate.adapters.aiortc.protocol import (
     Problem,
     Publish,
     Published,
+    PublishRefused,
     Refused,
     Resubscribe,
     Resume,
@@ -71,10 +72,11 @@ from rtcstate.adapters.aiortc.protocol import (
     local_rtc_configuration,
     server_messages,
 )
-from rtcstate.errors import AccessTokenError, TransportError
+from rtcstate.errors import TransportError
 from rtcstate.models.base import Event, TrackKind
 from rtcstate.models.local_track import (
     LocalTrackPublished,
+    LocalTrackPublishFailed,
     LocalTrackWarning,
     LocalTrackWarningsCleared,
 )
@@ -123,6 +125,15 @@ def map_aiortc_errors() -> Iterator[None]:
         raise TransportError(f"PyAV: {exc}", backend="aiortc") from exc
     except (InvalidURI, InvalidHandshake) as exc:
         raise TransportError(f"websockets: {exc}", backend="aiortc") from exc
+
+
+def _dtls_failed(pc: RTCPeerConnection) -> bool:
+    """Whether ``pc`` failed in its DTLS handshake (ICE connected, then DTLS failed): 53407."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls.state == "failed" and dtls.transport.state != "failed":
+            return True
+    return False
 
 
 async def _close_now(pc: RTCPeerConnection) -> None:
@@ -220,8 +231,10 @@ class AiortcTransport:
     async def connect(self, options: ConnectOptions) -> None:
         """Open signaling and join; the outcome arrives as events.
 
+        A refusal (the access token, 20101-20107; the Room name or identity; a full or unknown
+        Room) is a ``room.connect_failed`` event carrying the server's code.
+
         Raises:
-            AccessTokenError: the server refused the token (joining again cannot help).
             anyio.ClosedResourceError: the transport was closed.
         """
         tasks = self._check_open()
@@ -242,10 +255,9 @@ class AiortcTransport:
             await ws.close()
             self._fail_join(options, f"no answer to the join: {exc}")
             return
-        if isinstance(answer, Refused):
+        if isinstance(answer, Refused):  # the token, the names, the room: the join's end
             await ws.close()
-            if answer.reason is not None:
-                raise AccessTokenError(answer.reason, answer.message, backend="aiortc")
+            _log.info("join_refused", room=options.room_name, code=answer.code)
             self._emit(_with_code(RoomConnectFailed, options.room_name, answer.code, 53000,
                                   answer.message))
             return
@@ -426,7 +438,7 @@ class AiortcTransport:
             if isinstance(answer, Resumed):
                 return ws, answer
             ws.transport.abort()
-            return answer.code if isinstance(answer, Refused) and answer.code else 53001
+            return answer.code if isinstance(answer, Refused) else 53001
         return None
 
     async def _open(self) -> ClientConnection:
@@ -460,6 +472,8 @@ class AiortcTransport:
                 self._announced.add(message.name)
                 self._emit(LocalTrackPublished(track_name=message.name, kind=message.kind,
                                                track_sid=message.sid))
+        elif isinstance(message, PublishRefused):
+            await self._publish_refused(message)
         elif isinstance(message, Offer):
             await self._answer(ws, message)
         elif isinstance(message, ParticipantNotice):
@@ -505,6 +519,26 @@ class AiortcTransport:
             await ws.send(Publish(name=name, kind=kind, sdp=pc.localDescription.sdp)
                           .model_dump_json())
 
+    async def _publish_refused(self, refusal: PublishRefused) -> None:
+        """The server refused a publication: forget it, and tell why (its catalog code)."""
+        kind = self._publishing.pop(refusal.name, None)
+        if kind is None:
+            return  # unpublished meanwhile
+        self._announced.discard(refusal.name)
+        async with self._negotiating:
+            await self._close_publisher(refusal.name)
+        media = self.local_media.pop(refusal.name, None)
+        if media is not None:
+            media.stop()
+        _log.info("publish_refused", track=refusal.name, code=refusal.code)
+        fields = {"track_name": refusal.name, "kind": kind, "message": refusal.message}
+        try:
+            self._emit(LocalTrackPublishFailed(**fields, error_code=refusal.code))
+        except ValidationError:  # a code the catalog does not list for publications
+            self._emit(LocalTrackPublishFailed(
+                **{**fields, "message": f"{refusal.message} ({refusal.code})"},
+                error_code=53300))
+
     async def _answer(self, ws: ClientConnection, offer: Offer) -> None:
         info = offer.track
         old = self._subscribers.pop(info.sid, None)
@@ -531,7 +565,10 @@ class AiortcTransport:
                     self._subscribed.add(info.sid)
                     self._emit(RemoteTrackSubscribed(**self._ids(info)))
             elif pc.connectionState == "failed":
-                tasks.start_soon(self._subscription_failed, ws, info, pc, "ICE failed")
+                dtls = _dtls_failed(pc)
+                tasks.start_soon(self._subscription_failed, ws, info, pc,
+                                 "DTLS handshake failed" if dtls else "ICE failed",
+                                 53407 if dtls else None)
 
         async with self._negotiating:  # not closed while it gathers candidates
             if self._subscribers.get(info.sid) is not pc:
@@ -554,9 +591,11 @@ class AiortcTransport:
         tasks.start_soon(deadline)
 
     async def _subscription_failed(self, ws: ClientConnection, info: TrackInfo,
-                                   pc: RTCPeerConnection, why: str) -> None:
-        """A subscription that did not connect is a ``subscription_failed`` change, then asked
-        for again, ``subscribe_attempts`` times at most."""
+                                   pc: RTCPeerConnection, why: str,
+                                   code: Literal[53407] | None = None) -> None:
+        """A subscription that did not connect is a ``subscription_failed`` change (carrying
+        53407 when its DTLS handshake failed), then asked for again, ``subscribe_attempts``
+        times at most."""
         if self._subscribers.get(info.sid) is not pc or self._ws is not ws:
             return  # replaced, unpublished or reconnecting meanwhile
         del self._subscribers[info.sid]
@@ -567,8 +606,10 @@ class AiortcTransport:
         failures = self._subscribe_failures[info.sid] = (
             self._subscribe_failures.get(info.sid, 0) + 1)
         if failures == 1:  # retries that fail too leave it subscription_failed
-            self._emit(RemoteTrackSubscriptionFailed(**self._ids(info), message=why))
-        _log.warning("subscription_failed", track=info.sid, detail=why, attempt=failures)
+            self._emit(RemoteTrackSubscriptionFailed(**self._ids(info), error_code=code,
+                                                     message=why))
+        _log.warning("subscription_failed", track=info.sid, detail=why, code=code,
+                     attempt=failures)
         if failures < self.subscribe_attempts:
             _log.info("resubscribe_requested", track=info.sid, attempt=failures + 1)
             with contextlib.suppress(ConnectionClosed):

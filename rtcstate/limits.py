@@ -1,0 +1,64 @@
+"""The limits rtcstate's room services enforce on names, and the catalog code of each refusal.
+
+The in-memory service and the reference server both check a join's Room name and identity and a
+publication's track name with these functions, so that a client of either hears the same code:
+
+==================  ==========================================  =====================
+what                refused when                                code
+==================  ==========================================  =====================
+Room name           empty or blank / too long / bad characters  53100 / 53101 / 53102
+identity            empty or blank / too long / bad characters  53200 / 53201 / 53202
+track name          empty or blank / too long / bad characters  53301 / 53302 / 53303
+==================  ==========================================  =====================
+
+A name is too long beyond :data:`MAX_NAME_LENGTH` characters; a bad character is one that
+:meth:`str.isprintable` refuses (control and format characters, lone surrogates, line and
+paragraph separators, and every space but the ASCII one). The numbers are rtcstate's own: the
+hosted service's limits are not documented in the SDKs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "MAX_PUBLICATIONS",
+    "identity_refusal",
+    "room_name_refusal",
+    "track_name_refusal",
+]
+
+MAX_NAME_LENGTH = 128
+"""The longest Room name, identity or track name accepted, in characters."""
+
+MAX_PUBLICATIONS = 16
+"""How many tracks one participant may publish at once by default (one more: 53203)."""
+
+
+_Code = TypeVar("_Code", bound=int)
+
+
+def _refusal(name: str, invalid: _Code, too_long: _Code, bad_characters: _Code) -> _Code | None:
+    if not name.strip():
+        return invalid
+    if len(name) > MAX_NAME_LENGTH:
+        return too_long
+    if not name.isprintable():
+        return bad_characters
+    return None
+
+
+def room_name_refusal(name: str) -> Literal[53100, 53101, 53102] | None:
+    """The code a join to Room ``name`` is refused with (53100-53102), or ``None``."""
+    return _refusal(name, 53100, 53101, 53102)
+
+
+def identity_refusal(identity: str) -> Literal[53200, 53201, 53202] | None:
+    """The code a join as ``identity`` is refused with (53200-53202), or ``None``."""
+    return _refusal(identity, 53200, 53201, 53202)
+
+
+def track_name_refusal(name: str) -> Literal[53301, 53302, 53303] | None:
+    """The code a publication named ``name`` is refused with (53301-53303), or ``None``."""
+    return _refusal(name, 53301, 53302, 53303)
