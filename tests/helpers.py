@@ -8,11 +8,23 @@ from typing import Any
 
 import trio
 
+from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models import StateChange
 from rtcstate.statemachines import LifecycleMachine
 
 TOKEN_SECRET = "rtcstate-test-secret-of-32-bytes!"
 """Signs the access tokens of the aiortc tests (PyJWT warns about HMAC keys under 32 bytes)."""
+
+BAD_NAMES = [
+    ("   ", "alice", 53100),
+    ("r" * (MAX_NAME_LENGTH + 1), "alice", 53101),
+    ("stand\nup", "alice", 53102),
+    ("standup", "\t", 53200),
+    ("standup", "a" * (MAX_NAME_LENGTH + 1), 53201),
+    ("standup", "ali\u200bce", 53202),
+    ("standup", "ali\x00ce", 53202),
+]
+"""(Room name, identity, the code a room service refuses the join with): rtcstate.limits."""
 
 Step = tuple[str | None, str, str, str | None]
 """(source, event, dest, catalog entry id or None): one transition, for list comparisons."""
