@@ -349,3 +349,16 @@ def test_the_error_classes_are_generated_from_the_catalog() -> None:
     source = Path(rtcstate.errors.__file__).read_text(encoding="utf-8")
     assert generate.generated_module(source) == source, "run: python -m rtcstate.generate"
     assert generate.main(["--check"]) == 0
+
+
+def test_the_event_code_literals_are_the_catalog_phases() -> None:
+    from typing import get_args
+
+    from rtcstate.models import ConnectErrorCode, DisconnectErrorCode, PublishErrorCode
+
+    def codes(phase: catalog.Phase) -> set[int]:
+        return {e.code for e in catalog.by_phase(phase) if e.code is not None}
+
+    assert set(get_args(ConnectErrorCode)) == codes("connect")
+    assert set(get_args(DisconnectErrorCode)) == codes("disconnect")
+    assert set(get_args(PublishErrorCode)) <= codes("track")
