@@ -40,6 +40,7 @@ from rtcstate.errors import (
     InvalidTransition,
     RtcRuntimeError,
     UnknownMachine,
+    shorten,
 )
 from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
@@ -51,6 +52,7 @@ __all__ = [
     "ChangeStream",
     "DispatchStats",
     "Dispatcher",
+    "HandlingFailed",
     "RawEvent",
     "SourceClosed",
     "SourceStats",
@@ -141,6 +143,7 @@ class DispatchStats:
     """
 
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    listener_errors: int = 0
     by_source: dict[str, SourceStats] = field(default_factory=dict)
 
     @property
@@ -200,7 +203,15 @@ class _TimerFired:
 _CREATION_EVENTS = frozenset(spec.created_by for spec in SPECS.values() if spec.created_by)
 
 
+class HandlingFailed(RtcRuntimeError):
+    """An event could not be handled because of an unexpected exception (a bug in a guard, an
+    effect or a machine factory, say); it was rejected and the dispatcher went on. The
+    original exception is ``__cause__``."""
+
+
 def _reason(exc: RtcRuntimeError) -> str:
+    if isinstance(exc, HandlingFailed):
+        return "handling_failed"
     if isinstance(exc, InvalidEvent):
         return "invalid_event"
     if isinstance(exc, StaleTimeout):
@@ -513,6 +524,12 @@ class Dispatcher:
             counts.rejected += 1
             self._reject(exc, event, source)
             raise
+        except Exception as exc:  # nothing one event does may stop the run
+            failed = HandlingFailed(f"{type(exc).__name__} while handling the event: "
+                                    f"{shorten(str(exc))}")
+            counts.rejected += 1
+            self._reject(failed, event, source, exc)
+            raise failed from exc
         counts.applied += 1
         dest = change.dest
         if dest != change.source:
@@ -522,7 +539,13 @@ class Dispatcher:
             if dest in machine.spec.timed_states:
                 self._schedule_timeout(machine)
         for listener in self._listeners:
-            listener(change)
+            try:
+                listener(change)
+            except Exception:  # the change stands; a listener's bug is logged, not fatal
+                self.stats.listener_errors += 1
+                _log.exception("listener_failed", listener=getattr(listener, "__qualname__",
+                                                                   repr(listener)),
+                               machine=change.machine, id=change.id, trigger=change.event)
         if self._streams:
             for stream in list(self._streams):
                 try:
@@ -559,7 +582,8 @@ class Dispatcher:
         self._machines[(machine.kind, machine.id)] = machine
         return machine
 
-    def _reject(self, exc: RtcRuntimeError, event: Event | None, source: str) -> None:
+    def _reject(self, exc: RtcRuntimeError, event: Event | None, source: str,
+                unexpected: BaseException | None = None) -> None:
         """Count and log a rejection: at error level when a transport sent it (an adapter
         emitting what the model forbids deserves attention), else at warning level; events
         from a closed source are expected (what was on its way when it closed): info."""
@@ -570,8 +594,9 @@ class Dispatcher:
         else:
             log = _log.error if source == "transport" else _log.warning
         log("event_rejected", reason=reason, source=source,
-                     type=f"{event.machine}.{event.trigger}" if event else None,
-                     id=event.target_id if event else None, detail=str(exc))
+            type=f"{event.machine}.{event.trigger}" if event else None,
+            id=shorten(event.target_id) if event else None, detail=str(exc),
+            exc_info=unexpected)
 
     def _schedule_timeout(self, machine: LifecycleMachine) -> None:
         pending = machine.pending_timeout()

@@ -89,9 +89,27 @@ __all__ = [
     "TransportError",
     "UnknownCatalogEntry",
     "UnknownMachine",
+    "ECHO_LIMIT",
     "error_class",
     "error_for",
+    "shorten",
 ]
+
+
+ECHO_LIMIT = 100
+"""The most characters of any input an error message repeats (the rest is elided)."""
+
+
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def _echo(value: object) -> str:
+    """How an error message repeats an input: its repr, shortened."""
+    return shorten(repr(value))
 
 
 class RtcStateError(Exception):
@@ -162,7 +180,7 @@ class InvalidTransition(RtcRuntimeError):
         self.state = state
         self.event = event
         self.reason = reason or f"no transition for {event!r} from state {state!r}"
-        super().__init__(f"{machine} {instance!r} in state {state!r} cannot take event "
+        super().__init__(f"{machine} {_echo(instance)} in state {state!r} cannot take event "
                          f"{event!r}: {self.reason}")
 
 
@@ -205,7 +223,7 @@ class UnknownMachine(RtcRuntimeError, LookupError):
     def __init__(self, machine: str, instance: str) -> None:
         self.machine = machine
         self.instance = instance
-        super().__init__(f"no {machine} machine with id {instance!r} is registered")
+        super().__init__(f"no {machine} machine with id {_echo(instance)} is registered")
 
 
 class UnknownCatalogEntry(RtcRuntimeError, LookupError):
@@ -217,7 +235,8 @@ class UnknownCatalogEntry(RtcRuntimeError, LookupError):
 
     def __init__(self, query: object, hint: str = "") -> None:
         self.query = query
-        super().__init__(f"no catalog entry matches {query!r}" + (f"; {hint}" if hint else ""))
+        super().__init__(f"no catalog entry matches {_echo(query)}"
+                         + (f"; {hint}" if hint else ""))
 
 
 class TransportError(RtcRuntimeError):

@@ -1,4 +1,9 @@
-"""The limits rtcstate's room services enforce on names, and the catalog code of each refusal.
+"""The limits rtcstate enforces on input: event fields, and the names its room services accept.
+
+Every string field of an event is bounded (:data:`MAX_ID_LENGTH` for names and ids,
+:data:`MAX_TEXT_LENGTH` for messages) and must be valid Unicode; an event beyond them is
+refused with ``InvalidEvent`` like any other bad input, and no error message repeats more than
+``rtcstate.errors.ECHO_LIMIT`` characters of what it refused.
 
 The in-memory service and the reference server both check a join's Room name and identity and a
 publication's track name with these functions, so that a client of either hears the same code:
@@ -22,7 +27,9 @@ from __future__ import annotations
 from typing import Literal, TypeVar
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "MAX_NAME_LENGTH",
+    "MAX_TEXT_LENGTH",
     "MAX_PUBLICATIONS",
     "identity_refusal",
     "room_name_refusal",
@@ -62,3 +69,10 @@ def identity_refusal(identity: str) -> Literal[53200, 53201, 53202] | None:
 def track_name_refusal(name: str) -> Literal[53301, 53302, 53303] | None:
     """The code a publication named ``name`` is refused with (53301-53303), or ``None``."""
     return _refusal(name, 53301, 53302, 53303)
+
+MAX_ID_LENGTH = 256
+"""The longest name or id an event field takes, in characters (room names, identities, track
+names, sids, device ids); a room service refuses names longer than :data:`MAX_NAME_LENGTH`."""
+
+MAX_TEXT_LENGTH = 2000
+"""The longest message an event field takes, in characters."""

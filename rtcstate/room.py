@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import anyio
 import anyio.abc
@@ -53,7 +53,7 @@ from rtcstate.models.local_track import (
 from rtcstate.models.options import ConnectOptions
 from rtcstate.models.participant import ParticipantDisconnected, ParticipantRoomLost
 from rtcstate.models.remote_track import RemoteTrackRoomLost, RemoteTrackUnpublished
-from rtcstate.models.room import RoomConnect, RoomDisconnect
+from rtcstate.models.room import DisconnectErrorCode, RoomConnect, RoomDisconnect
 from rtcstate.models.state_change import StateChange
 from rtcstate.statemachines.local_track import LocalTrackPublicationMachine
 from rtcstate.statemachines.participant import ParticipantMachine
@@ -305,22 +305,23 @@ class Room:
     def _end_machines(self, error: catalog.CatalogEntry | None) -> None:
         """The lost-room rule: every other machine of the room ends in this very step."""
         self.dispatcher.close_source("transport", f"room {self.name!r} is disconnected")
-        code = error.code if error is not None and error.id in _LOST_ROOM_ERROR_IDS else None
+        code = (cast(DisconnectErrorCode, error.code)
+                if error is not None and error.id in _LOST_ROOM_ERROR_IDS else None)
         endings: list[Event] = []
         for name, track in self.local_tracks.items():
             if not track.is_terminal:
-                fields = {"track_name": name, "kind": track.track_kind}
+                fields: dict[str, Any] = {"track_name": name, "kind": track.track_kind}
                 endings.append(LocalTrackStop(**fields) if code is None
                                else LocalTrackRoomLost(**fields, error_code=code))
         for sid, remote in self.remote_tracks.items():
             if not remote.is_terminal:
-                ids = {"track_sid": sid, "participant_sid": remote.participant_sid,
+                ids: dict[str, Any] = {"track_sid": sid, "participant_sid": remote.participant_sid,
                        "kind": remote.track_kind}
                 endings.append(RemoteTrackUnpublished(**ids) if code is None
                                else RemoteTrackRoomLost(**ids, error_code=code))
         for sid, participant in self.participants.items():
             if not participant.is_terminal:
-                who = {"participant_sid": sid, "identity": participant.identity}
+                who: dict[str, Any] = {"participant_sid": sid, "identity": participant.identity}
                 endings.append(ParticipantDisconnected(**who) if code is None
                                else ParticipantRoomLost(**who, error_code=code))
         for event in endings:

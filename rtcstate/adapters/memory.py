@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -177,7 +177,8 @@ class MemoryRoomService:
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
         self._interrupted: dict[str, int] = {}  # participant sid -> what broke: 53001 or 53405
-        self._verdicts: dict[str, int] = {}  # sid -> 53002 or 53205, told when it resumes
+        # participant sid -> 53002 or 53205, told when it resumes
+        self._verdicts: dict[str, Literal[53002, 53205]] = {}
         self._serial = 0
         for name in rooms:
             self.create_room(name)
@@ -275,7 +276,8 @@ class MemoryRoomService:
         room_name = options.room_name
         code = self._connect_failure(options)
         if code is not None:
-            self._deliver(transport, RoomConnectFailed(room_name=room_name, error_code=code))
+            self._deliver(transport, RoomConnectFailed.model_validate(
+                {"room_name": room_name, "error_code": code}))
             return
         existing = self._rooms.get(room_name)
         older = existing.with_identity(options.identity) if existing else None
@@ -376,12 +378,14 @@ class MemoryRoomService:
         raise LookupError(f"no track {track_sid!r} in room {room.name!r}")
 
     def _announce(self, track: _Track, to: _Participant) -> None:
-        ids = {"track_sid": track.sid, "participant_sid": track.publisher.sid, "kind": track.kind}
+        ids: dict[str, Any] = {"track_sid": track.sid, "participant_sid": track.publisher.sid,
+                               "kind": track.kind}
         self._deliver(to.transport, RemoteTrackPublished(**ids, track_name=track.name))
         self._deliver(to.transport, RemoteTrackSubscribed(**ids))
 
     def _retract(self, track: _Track) -> None:
-        ids = {"track_sid": track.sid, "participant_sid": track.publisher.sid, "kind": track.kind}
+        ids: dict[str, Any] = {"track_sid": track.sid, "participant_sid": track.publisher.sid,
+                               "kind": track.kind}
         for other in track.publisher.room.participants.values():
             if other is not track.publisher:
                 self._deliver(other.transport, RemoteTrackUnsubscribed(**ids))

@@ -7,21 +7,32 @@ An event's ``type`` is ``"<machine>.<trigger>"``: ``"room.reconnecting"`` drives
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rtcstate.catalog import CatalogEntry
+from rtcstate.limits import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 __all__ = [
     "DeviceKind",
     "ErrorRef",
     "Event",
+    "Name",
+    "Text",
     "FacingMode",
     "MachineKind",
     "TrackKind",
     "WarningName",
 ]
+
+Name: TypeAlias = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+"""A name or id in an event (room name, identity, track name, sid, device id): 1 to
+:data:`~rtcstate.limits.MAX_ID_LENGTH` characters of valid Unicode (no lone surrogates)."""
+
+Text: TypeAlias = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+"""A message in an event: up to :data:`~rtcstate.limits.MAX_TEXT_LENGTH` characters of valid
+Unicode."""
 
 TrackKind = Literal["audio", "video", "data"]
 """What a track carries."""
@@ -61,7 +72,11 @@ class ErrorRef(NamedTuple):
 
 
 class Event(BaseModel):
-    """Base of every event: frozen, strict about extra fields, JSON round-trippable.
+    """Base of every event: frozen, strict about extra fields and types, JSON round-trippable.
+
+    Strict types: an integer field takes an integer only (``53001``, not ``53001.0`` or
+    ``"53001"``), a float takes a finite number (no ``inf`` or ``NaN``), a string takes valid
+    Unicode within its length limit (:data:`Name`, :data:`Text`).
 
     Class attributes (derived from ``type``):
         machine: the machine kind the event drives.
@@ -69,7 +84,7 @@ class Event(BaseModel):
         target_field: the field whose value names the machine instance.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
     machine: ClassVar[str] = ""
     trigger: ClassVar[str] = ""

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import DeviceKind, ErrorRef, Event, FacingMode
+from rtcstate.models.base import DeviceKind, ErrorRef, Event, FacingMode, Name, Text
 
 __all__ = [
     "DeviceAcquireFailed",
@@ -41,7 +41,7 @@ class DeviceRequest(DeviceEvent):
     """The application asks for the device (getUserMedia / createLocalTracks)."""
 
     type: Literal["device.request"] = "device.request"
-    device_id: str | None = Field(default=None, description="a specific device; None: the default")
+    device_id: Name | None = Field(default=None, description="a specific device; None: the default")
     facing_mode: FacingMode | None = None
 
 
@@ -49,7 +49,7 @@ class DeviceGranted(DeviceEvent):
     """Permission was granted and capture started."""
 
     type: Literal["device.granted"] = "device.granted"
-    label: str | None = None
+    label: Name | None = None
 
 
 class DeviceAcquireFailed(DeviceEvent):
@@ -61,8 +61,8 @@ class DeviceAcquireFailed(DeviceEvent):
 
     type: Literal["device.acquire_failed"] = "device.acquire_failed"
     error_name: MediaErrorName
-    message: str | None = None
-    constraint: str | None = Field(
+    message: Text | None = None
+    constraint: Name | None = Field(
         default=None, description="for OverconstrainedError: the constraint that failed")
 
     @classmethod

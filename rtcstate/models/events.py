@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeAlias, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from rtcstate.errors import InvalidEvent
+from rtcstate.errors import InvalidEvent, shorten
 from rtcstate.models.base import Event
 from rtcstate.models.device import (
     DeviceAcquireFailed,
@@ -148,18 +148,31 @@ _VALIDATE_BY_TYPE: dict[object, Callable[[object], Any]] = {
     name: cls.__pydantic_validator__.validate_python for name, cls in EVENT_TYPES.items()}
 
 
-def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
+def parse_event(raw: object) -> Event:
     """Validate raw input into an event model.
 
-    Accepts a dict (or other mapping), a JSON document as ``str`` or ``bytes``, or an event that
-    is already a model of a known type (returned unchanged; one made with ``model_construct``
-    and missing fields is validated like a dict).
+    Accepts a dict (or other mapping), a JSON document as ``str``, ``bytes``, ``bytearray`` or
+    ``memoryview``, or an event that is already a model of a known type (returned unchanged;
+    one made with ``model_construct`` and missing fields is validated like a dict). Input of any
+    other shape is refused the same way.
 
     Raises:
-        InvalidEvent: the input is not a valid event; ``fields`` names what is wrong.
+        InvalidEvent: the input is not a valid event; ``fields`` names what is wrong. Nothing
+            else, whatever the input.
     """
+    try:
+        return _parse(raw)
+    except InvalidEvent:
+        raise
+    except Exception as exc:  # an input that breaks even the reading of it
+        raise InvalidEvent(f"invalid event: it cannot be read ({type(exc).__name__}: "
+                           f"{shorten(str(exc))})", raw=raw) from exc
+
+
+def _parse(raw: object) -> Event:
     if type(raw) is dict:  # the common case first
-        validate = _VALIDATE_BY_TYPE.get(raw.get("type"))
+        kind = raw.get("type")
+        validate = _VALIDATE_BY_TYPE.get(kind) if type(kind) is str else None
         if validate is not None:
             try:
                 event: Event = validate(raw)  # not cast(): that is a call per event
@@ -174,6 +187,8 @@ def parse_event(raw: Event | Mapping[str, object] | str | bytes) -> Event:
         if _complete(raw):
             return raw
         raw = raw.model_dump()  # made without validation (model_construct): validate it now
+    if isinstance(raw, bytearray | memoryview):
+        raw = bytes(raw)
     try:
         if isinstance(raw, str | bytes):
             return cast(Event, _validator.validate_json(raw))
@@ -195,6 +210,7 @@ def _complete(event: Event) -> bool:
 
 
 _REQUIRED: dict[type[Event], frozenset[str]] = {}
+_LONGEST_TYPE = max(len(name) for name in EVENT_TYPES)
 
 
 def _invalid_event(exc: ValidationError, raw: object) -> InvalidEvent:
@@ -206,8 +222,10 @@ def _invalid_event(exc: ValidationError, raw: object) -> InvalidEvent:
                             "'room.connect')", fields=("type",), errors=details, raw=raw)
     if kind == "union_tag_invalid":
         tag = str(details[0].get("ctx", {}).get("tag"))
-        close = difflib.get_close_matches(tag, EVENT_TYPES, n=1)
+        # No event type is longer than this: a longer tag is not worth the search.
+        close = (difflib.get_close_matches(tag, EVENT_TYPES, n=1)
+                 if len(tag) <= _LONGEST_TYPE + 8 else [])
         hint = f"; did you mean {close[0]!r}?" if close else "; see rtcstate.models.EVENT_TYPES"
-        return InvalidEvent(f"invalid event: type: unknown event type {tag!r}{hint}",
-                            fields=("type",), errors=details, raw=raw)
+        return InvalidEvent(f"invalid event: type: unknown event type {shorten(repr(tag))}"
+                            f"{hint}", fields=("type",), errors=details, raw=raw)
     return InvalidEvent.from_validation_error(exc, raw)

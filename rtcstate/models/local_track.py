@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
-
-from pydantic import Field
+from typing import Annotated, ClassVar, Literal
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import ErrorRef, Event, FacingMode, TrackKind, WarningName
-from rtcstate.models.room import ReportsCode, RoomLostEvent
+from rtcstate.models.base import ErrorRef, Event, FacingMode, Name, Text, TrackKind, WarningName
+from rtcstate.models.room import ReportsCode, RoomLostEvent, StrictCode
 
 __all__ = [
     "LocalTrackBackground",
@@ -45,9 +43,9 @@ class LocalTrackEvent(Event):
 
     target_field: ClassVar[str] = "track_name"
 
-    track_name: str = Field(min_length=1)
+    track_name: Name
     kind: TrackKind
-    track_sid: str | None = None
+    track_sid: Name | None = None
 
 
 class _CarriesWarning(LocalTrackEvent):
@@ -77,8 +75,8 @@ class LocalTrackPublishFailed(LocalTrackEvent, ReportsCode):
     """The server refused the publication; the track is kept, unpublished."""
 
     type: Literal["local_track.publish_failed"] = "local_track.publish_failed"
-    error_code: PublishErrorCode
-    message: str | None = None
+    error_code: Annotated[PublishErrorCode, StrictCode]
+    message: Text | None = None
 
 
 class LocalTrackEnable(LocalTrackEvent):
@@ -101,7 +99,7 @@ class LocalTrackRestart(LocalTrackEvent):
 
     type: Literal["local_track.restart"] = "local_track.restart"
     facing_mode: FacingMode | None = None
-    device_id: str | None = None
+    device_id: Name | None = None
 
 
 class LocalTrackWarning(_CarriesWarning):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rtcstate.models.base import TrackKind, WarningName
+from rtcstate.models.base import Name, TrackKind, WarningName
 
 __all__ = ["ConnectOptions", "PreAcquiredTrack", "ReconnectPolicy", "RetryPolicy"]
 
@@ -45,7 +45,7 @@ class PreAcquiredTrack(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: Name
     kind: TrackKind
     muted: bool = False
     stopped: bool = False
@@ -61,8 +61,8 @@ class ConnectOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    room_name: str = Field(min_length=1)
-    identity: str = Field(min_length=1)
+    room_name: Name
+    identity: Name
     tracks: tuple[PreAcquiredTrack, ...] = ()
     notify_warnings: frozenset[WarningName] = frozenset()
     reconnect: ReconnectPolicy = ReconnectPolicy()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
-
-from rtcstate.models.base import Event
+from rtcstate.models.base import Event, Name
 from rtcstate.models.room import RoomLostEvent
 
 __all__ = [
@@ -24,8 +22,8 @@ class ParticipantEvent(Event):
 
     target_field: ClassVar[str] = "participant_sid"
 
-    participant_sid: str = Field(min_length=1)
-    identity: str = Field(min_length=1)
+    participant_sid: Name
+    identity: Name
 
 
 class ParticipantConnected(ParticipantEvent):

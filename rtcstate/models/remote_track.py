@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
-
-from rtcstate.models.base import Event, TrackKind
-from rtcstate.models.room import ReportsCode, RoomLostEvent
+from rtcstate.models.base import Event, Name, Text, TrackKind
+from rtcstate.models.room import ReportsCode, RoomLostEvent, StrictCode
 
 __all__ = [
     "RemoteTrackEvent",
@@ -27,8 +25,8 @@ class RemoteTrackEvent(Event):
 
     target_field: ClassVar[str] = "track_sid"
 
-    track_sid: str = Field(min_length=1)
-    participant_sid: str = Field(min_length=1)
+    track_sid: Name
+    participant_sid: Name
     kind: TrackKind
 
 
@@ -37,7 +35,7 @@ class RemoteTrackPublished(RemoteTrackEvent):
     joined). This event creates the publication's machine."""
 
     type: Literal["remote_track.published"] = "remote_track.published"
-    track_name: str | None = None
+    track_name: Name | None = None
 
 
 class RemoteTrackSubscribed(RemoteTrackEvent):
@@ -51,8 +49,8 @@ class RemoteTrackSubscriptionFailed(RemoteTrackEvent, ReportsCode):
     failed, with no code when the transport cannot tell why."""
 
     type: Literal["remote_track.subscription_failed"] = "remote_track.subscription_failed"
-    error_code: Literal[53407] | None = None
-    message: str | None = None
+    error_code: Annotated[Literal[53407], StrictCode] | None = None
+    message: Text | None = None
 
 
 class RemoteTrackUnsubscribed(RemoteTrackEvent):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import ErrorRef, Event
+from rtcstate.models.base import ErrorRef, Event, Name, Text
 
 __all__ = [
     "ReportsCode",
+    "StrictCode",
     "ConnectErrorCode",
     "DisconnectErrorCode",
     "ReconnectErrorCode",
@@ -25,6 +26,17 @@ __all__ = [
     "RoomReconnecting",
     "RoomRetry",
 ]
+
+def _exactly_an_int(value: object) -> object:
+    """Codes are integers, not floats or strings that look like one (``53001.0``, ``"53001"``),
+    and not booleans: the literal check alone compares with ``==``."""
+    if type(value) is not int:
+        raise ValueError(f"a code is an integer, not {type(value).__name__}")
+    return value
+
+
+StrictCode = BeforeValidator(_exactly_an_int)
+"""Makes a literal of codes take integers only (``Annotated[Literal[...], StrictCode]``)."""
 
 ConnectErrorCode = Literal[
     20101, 20102, 20103, 20104, 20105, 20106, 20107,
@@ -47,8 +59,8 @@ class RoomEvent(Event):
 
     target_field: ClassVar[str] = "room_name"
 
-    room_name: str = Field(min_length=1)
-    room_sid: str | None = Field(default=None, description="the server's id, once known")
+    room_name: Name
+    room_sid: Name | None = Field(default=None, description="the server's id, once known")
 
 
 class ReportsCode(Event):
@@ -72,22 +84,22 @@ class RoomConnect(RoomEvent):
     """The application asks to join the Room."""
 
     type: Literal["room.connect"] = "room.connect"
-    identity: str = Field(min_length=1)
+    identity: Name
 
 
 class RoomConnected(RoomEvent):
     """The Room was joined."""
 
     type: Literal["room.connected"] = "room.connected"
-    participant_sid: str | None = None
+    participant_sid: Name | None = None
 
 
 class RoomConnectFailed(_CarriesCode):
     """Joining failed with a connection error (any code of the catalog's phase "connect")."""
 
     type: Literal["room.connect_failed"] = "room.connect_failed"
-    error_code: ConnectErrorCode
-    message: str | None = None
+    error_code: Annotated[ConnectErrorCode, StrictCode]
+    message: Text | None = None
 
 
 class RoomRetry(RoomEvent):
@@ -101,7 +113,7 @@ class RoomReconnecting(_CarriesCode):
     """Signaling (53001) or media (53405) was interrupted; the client is reconnecting."""
 
     type: Literal["room.reconnecting"] = "room.reconnecting"
-    error_code: ReconnectErrorCode
+    error_code: Annotated[ReconnectErrorCode, StrictCode]
 
 
 class RoomReconnected(RoomEvent):
@@ -115,8 +127,8 @@ class RoomDisconnected(_CarriesCode):
     the catalog's phase "disconnect")."""
 
     type: Literal["room.disconnected"] = "room.disconnected"
-    error_code: DisconnectErrorCode
-    message: str | None = None
+    error_code: Annotated[DisconnectErrorCode, StrictCode]
+    message: Text | None = None
 
 
 class RoomLostEvent(ReportsCode):
@@ -124,7 +136,7 @@ class RoomLostEvent(ReportsCode):
     was lost with ``error_code``, so they end with it. The Room sends them, in one step with its
     own ``disconnected`` change."""
 
-    error_code: DisconnectErrorCode
+    error_code: Annotated[DisconnectErrorCode, StrictCode]
 
 
 class RoomDisconnect(RoomEvent):

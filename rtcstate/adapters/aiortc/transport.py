@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import anyio
 import anyio.abc
@@ -147,9 +147,11 @@ def _with_code(cls: type[RoomConnectFailed | RoomDisconnected], room_name: str,
     """``cls`` carrying the server's ``code``, or ``fallback`` if the catalog has no such error
     for that event (the server's code is kept in the message)."""
     try:
-        return cls(room_name=room_name, error_code=code, message=message)
+        return cls.model_validate({"room_name": room_name, "error_code": code,
+                                   "message": message})
     except ValidationError:
-        return cls(room_name=room_name, error_code=fallback, message=f"{message} ({code})")
+        return cls.model_validate({"room_name": room_name, "error_code": fallback,
+                                   "message": f"{message} ({code})"})
 
 
 class AiortcTransport:
@@ -488,7 +490,7 @@ class AiortcTransport:
             else:
                 await self._track_unpublished(message.track)
         elif isinstance(message, WarningNotice):
-            fields = {"track_name": message.name, "kind": message.kind,
+            fields: dict[str, Any] = {"track_name": message.name, "kind": message.kind,
                       "track_sid": message.sid}
             self._emit(LocalTrackWarningsCleared(**fields) if message.cleared
                        else LocalTrackWarning(**fields, warning=message.warning))
@@ -531,9 +533,11 @@ class AiortcTransport:
         if media is not None:
             media.stop()
         _log.info("publish_refused", track=refusal.name, code=refusal.code)
-        fields = {"track_name": refusal.name, "kind": kind, "message": refusal.message}
+        fields: dict[str, Any] = {"track_name": refusal.name, "kind": kind,
+                                  "message": refusal.message}
         try:
-            self._emit(LocalTrackPublishFailed(**fields, error_code=refusal.code))
+            self._emit(LocalTrackPublishFailed.model_validate(
+                {**fields, "error_code": refusal.code}))
         except ValidationError:  # a code the catalog does not list for publications
             self._emit(LocalTrackPublishFailed(
                 **{**fields, "message": f"{refusal.message} ({refusal.code})"},
@@ -616,7 +620,7 @@ class AiortcTransport:
                 await ws.send(Resubscribe(track_sid=info.sid).model_dump_json())
 
     @staticmethod
-    def _ids(info: TrackInfo) -> dict[str, str]:
+    def _ids(info: TrackInfo) -> dict[str, Any]:
         return {"track_sid": info.sid, "participant_sid": info.participant_sid,
                 "kind": info.kind}
 
@@ -659,7 +663,7 @@ class AiortcTransport:
                 self._track_published(track)
 
     def _participant_seen(self, info: ParticipantInfo, *, reconnecting: bool) -> None:
-        ids = {"participant_sid": info.sid, "identity": info.identity}
+        ids: dict[str, Any] = {"participant_sid": info.sid, "identity": info.identity}
         known = self._view_participants.get(info.sid)
         if known is None:
             self._emit(ParticipantConnected(**ids))
