@@ -28,12 +28,10 @@ def peak_rss_mb() -> float:
 
 
 def quiet() -> None:
+    """rtcstate logs nothing unless told to: this only makes sure no one told it."""
     import logging
 
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-                        cache_logger_on_first_use=True)
+    logging.getLogger("rtcstate").setLevel(logging.WARNING)
 
 
 def instances(count: int) -> dict[str, float]:

@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
-import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +22,7 @@ from rich.text import Text
 from rtcstate import catalog
 from rtcstate.catalog import CatalogEntry
 from rtcstate.errors import UnknownCatalogEntry
+from rtcstate.logs import LOGGER_NAME
 from rtcstate.models import StateChange
 
 __all__ = ["app", "main"]
@@ -48,14 +48,20 @@ _ROLE_STYLES = {
 }
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The command's own handler on the ``rtcstate`` logger (recognised, so never added twice)."""
+
+
 def _quiet_logs(verbose: bool) -> None:
-    """Send structlog's lines to stderr, transitions only when ``verbose``."""
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.INFO if verbose else logging.ERROR),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+    """Write rtcstate's log lines to stderr: errors always, transitions when ``verbose``."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.ERROR)
+    logger.propagate = False
 
 
 def _entry_json(entry: CatalogEntry) -> dict[str, object]:
@@ -159,7 +165,7 @@ def demo(
         help="'none', or 'random': messages dropped, duplicated, reordered and delayed, and "
              "random faults between the story's steps (reproducible with --seed).")] = "none",
     verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Also write the structlog line of each transition to stderr.")]
+        "--verbose", "-v", help="Also write the log line of each transition to stderr.")]
     = False,
     transport: Annotated[str, typer.Option(
         help="'memory' (the in-memory service, virtual time) or 'aiortc' (real WebRTC on "

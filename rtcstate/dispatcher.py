@@ -30,7 +30,6 @@ from typing import NamedTuple, TypeVar
 
 import anyio
 import anyio.abc
-import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from rtcstate.clock import AnyioClock, Clock, TimerHandle, VirtualClock
@@ -42,6 +41,7 @@ from rtcstate.errors import (
     UnknownMachine,
     shorten,
 )
+from rtcstate.logs import get_logger
 from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
@@ -59,7 +59,7 @@ __all__ = [
     "StaleTimeout",
 ]
 
-_log = structlog.get_logger("rtcstate")
+_log = get_logger("rtcstate")
 
 M = TypeVar("M", bound=LifecycleMachine)
 RawEvent = Event | Mapping[str, object] | str | bytes

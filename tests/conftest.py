@@ -5,19 +5,23 @@ edge of every machine ran.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 pytest_plugins = ["rtcstate.testing.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)
-def _structlog_defaults() -> Iterator[None]:
-    """The CLI configures structlog for the process; give every test the defaults back."""
+def _logging_as_it_was() -> Iterator[None]:
+    """The CLI sets up the ``rtcstate`` logger for the process; give every test it back."""
+    logger = logging.getLogger("rtcstate")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
     yield
-    structlog.reset_defaults()
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import trio
@@ -71,3 +73,25 @@ def task_count(backend: str) -> int:
 
         return walk(trio.lowlevel.current_root_task())
     return len(asyncio.all_tasks())
+
+
+@contextmanager
+def captured_logs(level: int = logging.DEBUG) -> Iterator[list[dict[str, Any]]]:
+    """Every rtcstate log record from now on: its fields, ``log_level`` and ``logger``."""
+    entries: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            fields = getattr(record, "rtcstate", {"event": record.getMessage()})
+            entries.append({**fields, "log_level": record.levelname.lower(),
+                            "logger": record.name})
+
+    logger = logging.getLogger("rtcstate")
+    handler, before = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield entries
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)

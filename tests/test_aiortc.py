@@ -16,7 +16,6 @@ from typing import Any
 import anyio
 import jwt
 import pytest
-import structlog
 from aiortc import RTCPeerConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
@@ -46,7 +45,7 @@ from rtcstate.dispatcher import Dispatcher
 from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models import ReconnectPolicy, RetryPolicy
 
-from .helpers import BAD_NAMES, TOKEN_SECRET
+from .helpers import BAD_NAMES, TOKEN_SECRET, captured_logs
 
 pytestmark = pytest.mark.anyio
 ROOM = "standup"
@@ -623,7 +622,7 @@ async def test_a_subscription_that_does_not_connect_is_reported_then_retried(
 
 async def test_retries_stop_after_subscribe_attempts(server: RoomServer) -> None:
     bob_t = transport(server, "bob", subscribe_timeout=0.001, subscribe_attempts=2)
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice, \
                 rtcstate.connect(bob_t, options("bob")) as bob:
             await alice.publish("camera", "video")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
-import structlog
 
 from rtcstate import (
     DevicePermissionMachine,
@@ -113,20 +110,12 @@ def check_run(result: DemoResult) -> None:
             assert model.state == machine.state, (participant.identity, kind, id_)
 
 
-@pytest.fixture
-def quiet_logs() -> None:
-    """Filter transition lines out (the autouse fixture restores structlog's defaults)."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-
-
-@pytest.mark.usefixtures("quiet_logs")
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize("seed", range(200))
 async def test_seeded_random_fault_run(seed: int) -> None:
     check_run(await run_story(seed=seed, faults="random"))
 
 
-@pytest.mark.usefixtures("quiet_logs")
 def test_random_runs_do_meet_faults() -> None:
     """The random mode is not vacuous: across seeds, every kind of message fault happens."""
     totals = {"dropped": 0, "duplicated": 0, "reordered": 0, "delayed": 0, "rejected": 0}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import MutableMapping
+import subprocess
+import sys
 from typing import Any
 
 import anyio
 import pytest
-import structlog
 import trio
 import trio.testing
 
@@ -25,7 +25,7 @@ from rtcstate import (
     VirtualClock,
 )
 
-from .helpers import task_count
+from .helpers import captured_logs, task_count
 
 ROOM = "r"
 OPTIONS = ConnectOptions(room_name=ROOM, identity="alice",
@@ -87,7 +87,7 @@ async def test_change_streams_end_when_the_dispatcher_block_ends() -> None:
 
 async def test_every_event_is_applied_or_rejected_with_a_logged_reason() -> None:
     dispatcher = new_dispatcher()
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         async with dispatcher:
             for raw in (
                 room_event("connect", identity="alice"),
@@ -112,9 +112,9 @@ async def test_every_event_is_applied_or_rejected_with_a_logged_reason() -> None
     assert dispatcher.get("room", ROOM).state == "connected"
 
 
-async def test_one_structlog_line_per_transition() -> None:
+async def test_one_log_line_per_transition() -> None:
     dispatcher = new_dispatcher()
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         async with dispatcher:
             await dispatcher.send(room_event("connect", identity="alice"))
             await dispatcher.send(room_event("connect_failed", error_code=53106))
@@ -130,19 +130,46 @@ async def test_one_structlog_line_per_transition() -> None:
 
 @pytest.mark.parametrize(("level", "lines"), [(logging.INFO, 1), (logging.WARNING, 0)])
 def test_transition_lines_honour_the_log_level(level: int, lines: int) -> None:
-    seen: list[str] = []
+    with captured_logs(level) as logs:
+        dispatcher = Dispatcher()
+        dispatcher.add(RoomMachine(OPTIONS))
+        dispatcher.dispatch(room_event("connect", identity="alice"))
+    assert [e["event"] for e in logs] == ["transition"] * lines
 
-    def record(logger: object, method: str,
-               event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        seen.append(event_dict["event"])
-        raise structlog.DropEvent
 
-    structlog.configure(processors=[record],
-                        wrapper_class=structlog.make_filtering_bound_logger(level))
-    dispatcher = Dispatcher()
-    dispatcher.add(RoomMachine(OPTIONS))
-    dispatcher.dispatch(room_event("connect", identity="alice"))
-    assert seen == ["transition"] * lines
+def test_nothing_is_printed_unless_the_application_turns_logging_on() -> None:
+    script = (
+        "import anyio, rtcstate\n"
+        "from rtcstate.adapters.memory import MemoryRoomService\n"
+        "async def main():\n"
+        "    service = MemoryRoomService()\n"
+        "    options = rtcstate.ConnectOptions(room_name='r', identity='a')\n"
+        "    async with rtcstate.connect(service.transport(), options) as room:\n"
+        "        await room.publish('camera', 'video')\n"
+        "        room.transport.emit({'type': ['bad']})\n"
+        "        await service.virtual_time.advance(1)\n"
+        "anyio.run(main)\n")
+    quiet = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, timeout=60)
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    loud = subprocess.run([sys.executable, "-c", "import logging\n"
+                           "logging.basicConfig(level=logging.INFO)\n" + script],
+                          capture_output=True, text=True, check=True, timeout=60)
+    assert loud.stdout == ""
+    lines = loud.stderr.splitlines()
+    assert "INFO:rtcstate:transition machine=room id=r source=idle dest=connecting" in lines[0]
+    assert any(line.startswith("ERROR:rtcstate:event_rejected reason=invalid_event")
+               for line in lines)
+
+
+def test_a_log_record_carries_the_fields_unrendered() -> None:
+    with captured_logs() as logs:
+        dispatcher = Dispatcher()
+        dispatcher.add(RoomMachine(OPTIONS))
+        dispatcher.dispatch(room_event("connect", identity="alice"))
+    assert logs == [{"event": "transition", "machine": "room", "id": ROOM, "source": "idle",
+                     "dest": "connecting", "trigger": "connect", "error": None, "at": 0.0,
+                     "log_level": "info", "logger": "rtcstate"}]
 
 
 async def test_advance_fires_timeouts_at_their_own_instant() -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 from typing import Any
 
 import pytest
-import structlog
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 from typer.testing import CliRunner
@@ -37,12 +35,6 @@ from rtcstate.testing.variants import machine_variants
 
 KINDS = sorted(SPECS)
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs() -> None:
-    """Thousands of generated steps: keep transition lines out of the captured output."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
 
 
 def replay(factory: Any, path: Path) -> LifecycleMachine:

@@ -8,7 +8,6 @@ from typing import Any, Self
 
 import anyio
 import pytest
-import structlog
 
 from rtcstate import (
     ConnectOptions,
@@ -22,7 +21,7 @@ from rtcstate.adapters.memory import MemoryRoomService
 from rtcstate.models import Event
 from rtcstate.room import connect
 
-from .helpers import task_count
+from .helpers import captured_logs, task_count
 
 pytestmark = pytest.mark.anyio
 ROOM = "r"
@@ -168,7 +167,7 @@ async def test_a_misbehaving_adapter_is_logged_counted_and_survived() -> None:
     ])
     assert isinstance(transport, Transport)
     changes: list[StateChange] = []
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         async with connect(transport, options()) as room:
             room.dispatcher.on_change(changes.append)
             with anyio.fail_after(5):

@@ -2,7 +2,7 @@
 
 Instances are plain slotted objects holding ``id``, ``state`` and a few fields of their own.
 Every state change goes through :meth:`LifecycleMachine.apply`, which fires the event, logs one
-structlog line and returns the :class:`StateChange` (telling any observers).
+log line and returns the :class:`StateChange` (telling any observers).
 
 Events are executed by a table compiled from the spec (:mod:`.compiled`). ``transitions`` is
 the reference engine: one ``transitions.Machine`` per machine *kind*, with no models, whose
@@ -20,11 +20,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import structlog
 from transitions import Machine, MachineError, State
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.errors import GuardRejected, InvalidTransition
+from rtcstate.logs import get_logger
 from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
@@ -33,7 +33,8 @@ from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
 
 __all__ = ["LifecycleMachine", "observe_transitions", "reference_fire"]
 
-_log = structlog.get_logger("rtcstate")
+_log = get_logger("rtcstate")
+_LEVELS = logging.getLogger("rtcstate")
 
 # StateChange's generated __new__ is one Python frame more than building the tuple directly.
 _new_change = tuple.__new__
@@ -153,16 +154,12 @@ def reference_fire(machine: LifecycleMachine,
 
 
 def _emit(change: StateChange) -> StateChange:
-    """Every change goes out here: one structlog line, then the observers."""
-    # bind() first: the lazy proxy's attribute lookup costs more than the call, and with
-    # cache_logger_on_first_use bind() is a plain return of the cached logger. Asking the
-    # filtering logger first spares building seven keyword arguments for a filtered line.
-    logger = _log.bind()
-    enabled = getattr(logger, "is_enabled_for", None)
-    if enabled is None or enabled(logging.INFO):
-        logger.info("transition", machine=change.machine, id=change.id,
-                    source=change.source, dest=change.dest, trigger=change.event,
-                    error=change.error.id if change.error else None, at=change.at)
+    """Every change goes out here: one log line (if INFO is enabled), then the observers."""
+    # The standard library caches the level check: a disabled line costs that lookup only.
+    if _LEVELS.isEnabledFor(logging.INFO):
+        _log.info("transition", machine=change.machine, id=change.id,
+                  source=change.source, dest=change.dest, trigger=change.event,
+                  error=change.error.id if change.error else None, at=change.at)
     for observer in _observers:
         observer(change)
     return change

@@ -42,7 +42,6 @@ from typing import Self
 
 import anyio
 import anyio.abc
-import structlog
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
@@ -86,11 +85,12 @@ from rtcstate.limits import (
     room_name_refusal,
     track_name_refusal,
 )
+from rtcstate.logs import get_logger
 from rtcstate.models.base import TrackKind
 
 __all__ = ["RoomServer", "ServerStats"]
 
-_log = structlog.get_logger("rtcstate.server")
+_log = get_logger("rtcstate.server")
 MEDIA_LOST = "recording-media-lost"
 
 

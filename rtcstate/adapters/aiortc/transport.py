@@ -33,7 +33,6 @@ import anyio
 import anyio.abc
 import av.error
 import sniffio
-import structlog
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
@@ -73,6 +72,7 @@ from rtcstate.adapters.aiortc.protocol import (
     server_messages,
 )
 from rtcstate.errors import TransportError
+from rtcstate.logs import get_logger
 from rtcstate.models.base import Event, TrackKind
 from rtcstate.models.local_track import (
     LocalTrackPublished,
@@ -104,7 +104,7 @@ from rtcstate.models.room import (
 
 __all__ = ["AiortcTransport", "map_aiortc_errors"]
 
-_log = structlog.get_logger("rtcstate.aiortc")
+_log = get_logger("rtcstate.aiortc")
 
 TrackSource = Callable[[str, TrackKind], MediaStreamTrack]
 """Makes the media for a track being published: ``(track_name, kind) -> aiortc track``."""
