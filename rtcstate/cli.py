@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -91,8 +93,12 @@ def _print_index(console: Console, entries: tuple[CatalogEntry, ...],
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("phase", no_wrap=True)
     table.add_column("retryable", no_wrap=True)
+    repeated = Counter(entry.name for entry in entries)
     for entry in entries:
-        table.add_row(str(entry.code or ""), entry.name, entry.phase,
+        name = Text(entry.name)
+        if repeated[entry.name] > 1:  # one row per cause: its id says which
+            name.append(f"  {entry.id}", style="dim")
+        table.add_row(str(entry.code or ""), name, entry.phase,
                       "yes" if entry.retryable else "no")
     console.print(table)
     console.print("For the cause and the solution: rtcstate errors CODE | NAME | \"MESSAGE\"; "
@@ -138,9 +144,22 @@ def errors(
         _print_entries(console, entries)
 
 
-def _format_change(participant: str, change: StateChange) -> Text:
+class _Origin:
+    """Times are printed from the start of the run: the first change's time on a real clock
+    (a monotonic reading means nothing to a reader), 0 on the memory service's virtual one."""
+
+    def __init__(self, fixed: float | None = None) -> None:
+        self.at = fixed
+
+    def since(self, change: StateChange) -> float:
+        if self.at is None:
+            self.at = change.at
+        return change.at - self.at
+
+
+def _format_change(participant: str, change: StateChange, at: float | None = None) -> Text:
     style = _ROLE_STYLES.get(change.role, "")
-    line = Text(f"{change.at:8.3f}s ", style="dim")
+    line = Text(f"{change.at if at is None else at:8.3f}s ", style="dim")
     line.append(f"{participant:<7} ", style="cyan")
     line.append(f"{change.machine:<12} ", style="bold")
     line.append(f"{change.id:<13} ")
@@ -152,8 +171,11 @@ def _format_change(participant: str, change: StateChange) -> Text:
     return line
 
 
-def _change_json(participant: str, change: StateChange) -> str:
-    return json.dumps({"participant": participant, **change.to_dict()})
+def _change_json(participant: str, change: StateChange, elapsed: float) -> str:
+    """The change as JSON: ``at`` on the run's own clock (comparable with other readings of
+    it), ``elapsed`` in seconds since the run started."""
+    return json.dumps({"participant": participant, **change.to_dict(),
+                       "elapsed": round(elapsed, 6)})
 
 
 @app.command()
@@ -184,12 +206,14 @@ def demo(
         raise typer.Exit(2)
     _quiet_logs(verbose)
     console = Console(highlight=False, soft_wrap=True)
+    origin = _Origin(0.0 if transport == "memory" else None)
 
     def show(participant: str, change: StateChange) -> None:
+        at = origin.since(change)
         if as_json:
-            typer.echo(_change_json(participant, change))
+            typer.echo(_change_json(participant, change, at))
             return
-        console.print(_format_change(participant, change))
+        console.print(_format_change(participant, change, at))
         if change.error is not None:
             console.print(Text(f"{'':>10}-> {change.error.solution}", style="dim green"))
 
@@ -371,10 +395,15 @@ def serve(
     from rtcstate.adapters.aiortc.server import RoomServer
 
     _quiet_logs(verbose)
-    server = RoomServer(_secret(secret, "serve"), host=host, port=port,
-                        max_participants=max_participants, ad_hoc_rooms=ad_hoc_rooms,
-                        rooms=room or (), reconnect_window=reconnect_window,
-                        heartbeat_timeout=heartbeat_timeout, media_timeout=media_timeout)
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        server = RoomServer(_secret(secret, "serve"), host=host, port=port,
+                            max_participants=max_participants, ad_hoc_rooms=ad_hoc_rooms,
+                            rooms=room or (), reconnect_window=reconnect_window,
+                            heartbeat_timeout=heartbeat_timeout, media_timeout=media_timeout)
+    except ValueError as exc:
+        err.print(f"[red]rtcstate serve:[/red] {exc}")
+        raise typer.Exit(2) from None
 
     def ready(url: str) -> None:
         typer.echo(f"listening on {url}")
@@ -382,8 +411,14 @@ def serve(
 
     import anyio
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         anyio.run(serve_forever, server, ready)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        err.print(f"[red]rtcstate serve:[/red] cannot listen on {host}:{port}: "
+                  f"{exc.strerror or exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -395,10 +430,18 @@ def token(
 ) -> None:
     """Print an access token for the reference room server."""
     _aiortc_extra("token")
+    typer.echo(_make_token(_secret(secret, "token"), identity, room, ttl, "token"))
+
+
+def _make_token(secret: str, identity: str, room: str, ttl: float, command: str) -> str:
+    """An access token, or a one-line usage error (exit 2) saying what is wrong."""
     from rtcstate.adapters.aiortc.tokens import create_access_token
 
-    typer.echo(create_access_token(_secret(secret, "token"), identity=identity, room=room,
-                                   ttl=ttl))
+    try:
+        return create_access_token(secret, identity=identity, room=room, ttl=ttl)
+    except ValueError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]rtcstate {command}:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -429,7 +472,6 @@ def join(
     import anyio
 
     from rtcstate.adapters.aiortc.jobs import follow_room
-    from rtcstate.adapters.aiortc.tokens import create_access_token
     from rtcstate.adapters.aiortc.transport import AiortcTransport
     from rtcstate.errors import RtcRuntimeError
     from rtcstate.models import ConnectOptions, ReconnectPolicy
@@ -443,8 +485,16 @@ def join(
                       f"not {spec!r}")
             raise typer.Exit(2)
         tracks.append((name, "audio" if kind == "audio" else "video"))
-    credential = access_token or create_access_token(_secret(secret, "join"),
-                                                     identity=identity, room=room)
+    if not url.startswith(("ws://", "wss://")):
+        err.print(f"[red]rtcstate join:[/red] the server's address is ws://host:port, "
+                  f"not {url!r}")
+        raise typer.Exit(2)
+    if access_token is not None and not access_token.strip():
+        err.print("[red]rtcstate join:[/red] --token is empty; give a token, or leave it out "
+                  "to make one from --secret / $RTCSTATE_SECRET")
+        raise typer.Exit(2)
+    credential = access_token or _make_token(_secret(secret, "join"), identity, room, 3600.0,
+                                             "join")
     _quiet_logs(False)
     options = ConnectOptions(
         room_name=room, identity=identity,
@@ -452,15 +502,17 @@ def join(
         reconnect=ReconnectPolicy(window=reconnect_window))
     console = Console(highlight=False, soft_wrap=True)
     lost: list[StateChange] = []
+    origin = _Origin()
 
     def show(change: StateChange) -> None:
         if change.machine == "room" and change.dest == "disconnected" and change.error:
             lost.append(change)
+        at = origin.since(change)
         if as_json:
-            typer.echo(_change_json(identity, change))
+            typer.echo(_change_json(identity, change, at))
             sys.stdout.flush()
         else:
-            console.print(_format_change(identity, change))
+            console.print(_format_change(identity, change, at))
 
     async def main() -> None:
         stop = anyio.Event()
@@ -487,5 +539,15 @@ def join(
 
 
 def main() -> None:
-    """Entry point of the ``rtcstate`` console script."""
+    """Entry point of the ``rtcstate`` console script (and of ``python -m rtcstate.cli``).
+
+    Output cut short by a closed pipe (``rtcstate errors | head``) ends the process quietly,
+    as with any Unix filter (the default SIGPIPE action), instead of an error and status 1.
+    """
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app()
+
+
+if __name__ == "__main__":
+    main()

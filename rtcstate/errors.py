@@ -307,20 +307,24 @@ class AccessTokenError(ConnectError):
     Attributes:
         reason: the refusal in one word: ``"malformed"`` (20101), ``"bad_header"`` (20102),
             ``"bad_issuer"`` (20103), ``"expired"`` (20104), ``"not_yet_valid"`` (20105),
-            ``"bad_grant"`` (20106) or ``"bad_signature"`` (20107).
+            ``"bad_grant"`` (20106) or ``"bad_signature"`` (20107); ``"identity_mismatch"``
+            (20103) when a client is given a token for another identity than it joins as.
     """
 
     REASONS: ClassVar[dict[int, str]] = {
         20101: "malformed", 20102: "bad_header", 20103: "bad_issuer", 20104: "expired",
         20105: "not_yet_valid", 20106: "bad_grant", 20107: "bad_signature"}
 
+    _reason: str | None = None
+
     @property
     def reason(self) -> str:
         """The refusal in one word (see the class's attributes)."""
-        return self.REASONS.get(self.code or 0, "invalid")
+        return self._reason or self.REASONS.get(self.code or 0, "invalid")
 
     @classmethod
-    def for_code(cls, code: int, detail: str | None = None) -> AccessTokenError:
+    def for_code(cls, code: int, detail: str | None = None, *,
+                 reason: str | None = None) -> AccessTokenError:
         """The exception for refusal ``code`` (20101-20107), of its own class.
 
         Raises:
@@ -333,6 +337,7 @@ class AccessTokenError(ConnectError):
         (entry,) = catalog.by_code(code)
         found = error_for(entry, detail)
         assert isinstance(found, AccessTokenError)
+        found._reason = reason
         return found
 
 

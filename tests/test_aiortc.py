@@ -202,7 +202,8 @@ async def test_a_bad_token_is_refused_with_its_code_and_never_joins(
 @pytest.mark.parametrize(("room", "identity", "code"), BAD_NAMES)
 async def test_a_bad_room_name_or_identity_is_refused_with_its_code(
         server: RoomServer, room: str, identity: str, code: int) -> None:
-    token = create_access_token(TOKEN_SECRET, identity=identity, room=room)
+    # create_access_token refuses these names itself: sign them by hand, as another issuer might
+    token = _signed({**_GOOD, "sub": identity, "grants": {"room": room}})
     dispatcher, seen = recorder()
     with pytest.raises(rtcstate.ConnectError) as info:
         async with rtcstate.connect(AiortcTransport(server.url, token),
@@ -394,7 +395,7 @@ async def test_the_server_ending_the_session_is_53002(server: RoomServer) -> Non
     dispatcher, seen = recorder()
     async with rtcstate.connect(transport(server, "alice"), options("alice"),
                                 dispatcher=dispatcher) as alice:
-        await server.expire_session("alice")
+        server.expire_session("alice")
         await until(alice, lambda: alice.state == "disconnected")
     assert [c.error.code for c in seen if c.error] == [53002]
 
@@ -477,7 +478,7 @@ async def kick_by_a_second_join(server: RoomServer) -> None:
 
 
 async def expire(server: RoomServer) -> None:
-    await server.expire_session("alice")
+    server.expire_session("alice")
 
 
 async def cut_for_good(server: RoomServer) -> None:
@@ -537,7 +538,7 @@ async def test_a_verdict_given_while_reconnecting_is_heard_on_resuming(
         if verdict == "duplicate":
             await kick_by_a_second_join(server)
         else:
-            await server.expire_session("alice")
+            server.expire_session("alice")
         await until(alice, lambda: alice.state == "disconnected")
     assert [(c.source, c.dest, c.error.id if c.error else None)
             for c in seen if c.machine == "room"][-2:] == [
@@ -656,3 +657,95 @@ async def test_a_failed_dtls_handshake_is_subscription_failed_with_53407_then_re
     assert failed.error is not None
     assert failed.error.phase == "track"
     assert type(rtcstate.error_for(failed.error)).__name__ == "MediaDTLSTransportFailedError"
+
+
+async def test_a_token_for_another_identity_is_refused_before_joining(
+        server: RoomServer) -> None:
+    dispatcher, seen = recorder()
+    token = create_access_token(TOKEN_SECRET, identity="mallory", room=ROOM)
+    with pytest.raises(AccessTokenError) as info:
+        async with rtcstate.connect(AiortcTransport(server.url, token), options("victim"),
+                                    dispatcher=dispatcher):
+            pytest.fail("joined as someone else")
+    assert (info.value.code, info.value.reason) == (20103, "identity_mismatch")
+    assert "'mallory', not 'victim'" in str(info.value)
+    assert (server.stats.connections, server.identities(ROOM)) == (0, [])
+
+
+async def test_a_join_that_fails_half_way_leaves_no_ghost(server: RoomServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = server._subscribe_to_others
+    calls = 0
+
+    async def fails_once(participant: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug half way through a join")
+        await real(participant)
+
+    monkeypatch.setattr(server, "_subscribe_to_others", fails_once)
+    with contextlib.suppress(Exception):
+        async with rtcstate.connect(transport(server, "ghost", join_timeout=2.0),
+                                    options("ghost"), connect_timeout=3.0):
+            pass
+    assert server.identities(ROOM) == []
+    async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice:
+        assert alice.state == "connected"
+        assert server.identities(ROOM) == ["alice"]
+
+
+async def test_a_connection_that_does_not_join_in_time_is_closed_pings_or_not() -> None:
+    async with RoomServer(TOKEN_SECRET, join_deadline=0.3) as server:
+        pongs = 0
+        async with ws_connect(server.url) as ws:
+            with anyio.fail_after(5), pytest.raises(ConnectionClosed):  # noqa: PT012
+                for n in range(1000):
+                    await ws.send(json.dumps({"type": "ping", "n": n}))
+                    if json.loads(await ws.recv())["type"] == "pong":
+                        pongs += 1
+                    await anyio.sleep(0.05)
+        assert pongs >= 2  # it was answered, and still closed at the deadline
+
+
+async def test_connections_are_capped_per_address_and_in_all() -> None:
+    async with RoomServer(TOKEN_SECRET, max_connections_per_address=2) as server:
+        async with ws_connect(server.url), ws_connect(server.url), \
+                ws_connect(server.url) as third:
+            with anyio.fail_after(5):
+                problem = json.loads(await third.recv())
+                assert problem == {"type": "problem",
+                                   "message": "too many connections; try again later"}
+                with pytest.raises(ConnectionClosed):
+                    await third.recv()
+        assert server.stats.turned_away == 1
+        async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice:
+            assert alice.state == "connected"  # the slots freed as the others closed
+    async with RoomServer(TOKEN_SECRET, max_connections=1) as server:
+        async with ws_connect(server.url), ws_connect(server.url) as second:
+            with anyio.fail_after(5):
+                assert json.loads(await second.recv())["type"] == "problem"
+
+
+def test_secrets_shorter_than_32_bytes_and_names_the_services_refuse_are_errors() -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes, not 3"):
+        RoomServer("abc")
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        create_access_token("short", identity="alice", room=ROOM)
+    with pytest.raises(ValueError, match="53201 ParticipantIdentityTooLongError"):
+        create_access_token(TOKEN_SECRET, identity="a" * 129, room=ROOM)
+    with pytest.raises(ValueError, match="53100 RoomNameInvalidError"):
+        create_access_token(TOKEN_SECRET, identity="alice", room="")
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        create_access_token(TOKEN_SECRET, identity="alice", room=ROOM, ttl=-5)
+
+
+@pytest.mark.parametrize("token", ["", "   ", "x" * 9000])
+async def test_an_empty_or_overlong_token_is_an_access_token_error(server: RoomServer,
+                                                                   token: str) -> None:
+    with pytest.raises(AccessTokenError) as info:
+        async with rtcstate.connect(AiortcTransport(server.url, token), options("eve")):
+            pytest.fail("joined without a token")
+    assert info.value.code == 20101
+    assert str(info.value).count("AccessTokenInvalidError") == 1  # said once, not twice
+    assert server.stats.connections == 0

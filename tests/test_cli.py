@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -98,8 +102,8 @@ def test_demo_json_is_one_object_per_transition() -> None:
     result = runner.invoke(app, ["demo", "--json"])
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert all(set(r) == {"participant", "at", "machine", "id", "source", "dest", "event",
-                          "error"} for r in records)
+    assert all(set(r) == {"participant", "at", "elapsed", "machine", "id", "source", "dest",
+                          "event", "error"} for r in records)
     errors = [r["error"] for r in records if r["error"]]
     assert {"code": 53000, "name": "SignalingConnectionError"} in errors
     assert {"code": 53205, "name": "ParticipantDuplicateIdentityError"} in errors
@@ -123,6 +127,10 @@ def test_demo_over_real_webrtc_plays_the_same_story() -> None:
     assert {"code": 53205, "name": "ParticipantDuplicateIdentityError"} in [
         r["error"] for r in records]
     assert {"code": None, "name": "recording-media-lost"} in [r["error"] for r in records]
+    assert records[0]["elapsed"] == 0.0  # seconds since the start
+    assert max(r["elapsed"] for r in records) < 120
+    memory_records = [json.loads(line) for line in memory.stdout.splitlines()]
+    assert all(r["elapsed"] == r["at"] for r in memory_records)  # virtual time starts at 0
 
 
 def test_an_unknown_transport_is_refused() -> None:
@@ -144,3 +152,65 @@ def test_unknown_fault_mode_is_refused() -> None:
     result = runner.invoke(app, ["demo", "--faults", "chaos"])
     assert result.exit_code == 2
     assert "--faults is 'none' or 'random'" in result.stderr
+
+
+SECRET = "s" * 40
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["token", "--identity", "", "--room", "r", "--secret", SECRET],
+     "rtcstate token: identity '' would be refused: 53200 ParticipantIdentityInvalidError"),
+    (["token", "--identity", "a", "--room", "r", "--ttl", "-5", "--secret", SECRET],
+     "rtcstate token: ttl must be a positive number of seconds, not -5.0"),
+    (["token", "--identity", "a", "--room", "r", "--secret", "abc"],
+     "rtcstate token: the secret must be at least 32 bytes, not 3"),
+    (["serve", "--secret", "abc"], "rtcstate serve: the secret must be at least 32 bytes"),
+    (["join", "http://127.0.0.1:7880", "--room", "r", "--identity", "a", "--secret", SECRET],
+     "rtcstate join: the server's address is ws://host:port, not 'http://127.0.0.1:7880'"),
+    (["join", "ws://127.0.0.1:7880", "--room", "r", "--identity", "a", "--token", ""],
+     "rtcstate join: --token is empty"),
+])
+def test_bad_arguments_are_a_one_line_usage_error(args: list[str], says: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(says)
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port), "--secret", SECRET])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"rtcstate serve: cannot listen on 127.0.0.1:{port}:")
+    assert "in use" in line
+
+
+def test_python_dash_m_rtcstate_cli_runs_the_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "rtcstate.cli", "errors", "53118"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "53118 RoomCompletedError" in result.stdout
+
+
+def test_output_cut_short_by_a_closed_pipe_ends_quietly() -> None:
+    with subprocess.Popen([sys.executable, "-m", "rtcstate", "errors"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # as `| head -1` does
+        stderr = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert stderr == ""
+    assert status in (0, -signal.SIGPIPE)
+
+
+def test_the_index_tells_the_causes_of_one_name_apart() -> None:
+    result = runner.invoke(app, ["errors", "--phase", "media"], env={"COLUMNS": "100"})
+    assert "NotFoundError  not-found-system-disabled" in result.stdout
+    assert "NotFoundError  not-found-no-device" in result.stdout

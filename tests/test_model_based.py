@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import pathlib
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -223,3 +226,27 @@ def test_machines_copy_cheaply_for_path_search() -> None:
     twin.state = "connecting"
     assert room.state == "idle"
     assert twin.options is room.options
+
+
+def test_a_check_that_is_never_awaited_warns_and_is_recorded() -> None:
+    from rtcstate.testing import conformance
+
+    conformance.never_awaited.clear()
+    with pytest.warns(RuntimeWarning, match=r"check_path\(<MemoryHarness>, .*\) was never "
+                                            r"awaited: the path did not run"):
+        check_path(MemoryHarness(), room_paths()[0])  # the bug: no await (collected at once)
+    assert len(conformance.never_awaited) == 1
+    conformance.never_awaited.clear()
+
+
+def test_the_plugin_fails_a_test_that_forgot_to_await_its_check(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "test_forgot.py").write_text(
+        "from rtcstate.testing.conformance import MemoryHarness, check_path, room_paths\n"
+        "def test_forgot():\n"
+        "    check_path(MemoryHarness(), room_paths()[0])\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "rtcstate.testing.pytest_plugin", "-W", "default",
+                             str(tmp_path)], capture_output=True, text=True, timeout=120,
+                            check=False, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "was never awaited: the path did not run" in result.stdout

@@ -11,11 +11,16 @@ edge that did not happen. In pytest::
     async def test_my_adapter(path):
         async with MyHarness() as harness:
             await check_path(harness, path)
+
+:func:`check_path` is **asynchronous**: it does nothing until awaited. One that is never awaited
+fails the test it was made in (with rtcstate's pytest plugin, ``-p rtcstate.testing.pytest_plugin``)
+and warns (``RuntimeWarning``) everywhere: a check that did not run can never look like a pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -35,6 +40,7 @@ __all__ = [
     "ConformanceFailure",
     "ConformanceHarness",
     "MemoryHarness",
+    "PathCheck",
     "check_path",
     "path_id",
     "room_paths",
@@ -161,12 +167,45 @@ class _Run:
         await self.harness.advance(1)
 
 
-async def check_path(harness: ConformanceHarness, path: Path) -> None:
-    """Act ``path`` out on the harness's adapter and check every step.
+never_awaited: list[str] = []
+"""Checks made but garbage-collected without being awaited, described; the pytest plugin fails
+the test that made one (and empties the list)."""
 
-    Raises:
+
+class PathCheck:
+    """The check of one path, to be awaited (what :func:`check_path` returns)."""
+
+    __slots__ = ("_awaited", "_run", "description")
+
+    def __init__(self, run: Coroutine[object, object, None], description: str) -> None:
+        self._run = run
+        self._awaited = False
+        self.description = description
+
+    def __await__(self) -> Generator[object, None, None]:
+        self._awaited = True
+        return self._run.__await__()
+
+    def __del__(self) -> None:
+        if not self._awaited:
+            self._run.close()
+            never_awaited.append(self.description)
+            warnings.warn(f"{self.description} was never awaited: the path did not run",
+                          RuntimeWarning, stacklevel=1)
+
+
+def check_path(harness: ConformanceHarness, path: Path) -> PathCheck:
+    """Act ``path`` out on the harness's adapter and check every step: **await** the result
+    (``await check_path(harness, path)``); nothing runs until then.
+
+    Raises (when awaited):
         ConformanceFailure: naming the first edge the adapter did not take.
     """
+    return PathCheck(_check_path(harness, path), f"check_path(<{type(harness).__name__}>, "
+                                                 f"{path_id(path)})")
+
+
+async def _check_path(harness: ConformanceHarness, path: Path) -> None:
     # The join runs to `connected` or `disconnected` in one go; a path ending earlier is a
     # prefix of that run.
     joined = next((i + 1 for i, s in enumerate(path) if s.edge.dest in ("connected",

@@ -1,4 +1,5 @@
-"""A pytest plugin: at the end of a session, which states and transitions of each machine ran.
+"""A pytest plugin: at the end of a session, which states and transitions of each machine ran;
+and a test that made a conformance check without awaiting it fails.
 
 Enable it with ``-p rtcstate.testing.pytest_plugin`` (or ``pytest_plugins = [...]`` in a
 ``conftest.py``). ``--rtcstate-require-full-coverage`` (or ``RTCSTATE_REQUIRE_FULL_COVERAGE=1``)
@@ -12,6 +13,7 @@ import os
 
 import pytest
 
+from rtcstate.testing import conformance
 from rtcstate.testing.coverage import TransitionCoverage
 
 __all__ = ["coverage"]
@@ -29,6 +31,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _required(config: pytest.Config) -> bool:
     return bool(config.getoption("rtcstate_require_full_coverage")) or (
         os.environ.get("RTCSTATE_REQUIRE_FULL_COVERAGE") == "1")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    conformance.never_awaited.clear()
+    result = yield
+    missed, conformance.never_awaited[:] = list(conformance.never_awaited), []
+    if missed:
+        pytest.fail(f"{missed[0]} was never awaited: the path did not run (write "
+                    "'await check_path(...)')", pytrace=False)
+    return result
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

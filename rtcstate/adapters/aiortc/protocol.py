@@ -33,6 +33,7 @@ from rtcstate.models.base import TrackKind, WarningName
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "MAX_TOKEN_LENGTH",
     "Answer",
     "ClientMessage",
     "Disconnected",
@@ -79,7 +80,10 @@ _Name = Annotated[str, Field(min_length=1, max_length=256)]
 # with its catalog code; only what could not be a name at all is a Problem.
 _RequestedName = Annotated[str, Field(max_length=4 * MAX_NAME_LENGTH)]
 _Sdp = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_BYTES)]
-_Token = Annotated[str, Field(min_length=1, max_length=8192)]
+MAX_TOKEN_LENGTH = 8192
+"""The longest access token a join or resume may carry, in characters."""
+
+_Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 _OfferId = Annotated[int, Field(ge=1)]
 
 

@@ -77,7 +77,7 @@ from rtcstate.adapters.aiortc.protocol import (
     client_messages,
     local_rtc_configuration,
 )
-from rtcstate.adapters.aiortc.tokens import verify_access_token
+from rtcstate.adapters.aiortc.tokens import check_secret, verify_access_token
 from rtcstate.errors import AccessTokenError
 from rtcstate.limits import (
     MAX_PUBLICATIONS,
@@ -99,6 +99,7 @@ class ServerStats:
     """What the server has seen: connections, refusals, problems, interruptions."""
 
     connections: int = 0
+    turned_away: int = 0
     joined: int = 0
     refused: int = 0
     problems: int = 0
@@ -187,7 +188,14 @@ class RoomServer:
         heartbeat_timeout: seconds of silence after which a participant is interrupted.
         media_timeout: seconds without frames on a published track before
             ``recording-media-lost`` (30 in the guide).
+        join_deadline: seconds a connection has, in all, to join or resume; then it is closed
+            (pings do not extend it).
+        max_connections, max_connections_per_address: open signaling connections at once, in
+            all and from one IP address; one more is told ``problem`` and closed.
         rtc_configuration: for every peer connection; no ICE servers by default.
+
+    Raises:
+        ValueError: ``secret`` is shorter than 32 bytes.
     """
 
     def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
@@ -195,7 +203,10 @@ class RoomServer:
                  ad_hoc_rooms: bool = True,
                  rooms: Iterable[str] = (), reconnect_window: float = 30.0,
                  heartbeat_timeout: float = 1.0, media_timeout: float = 30.0,
+                 join_deadline: float = 10.0, max_connections: int = 1000,
+                 max_connections_per_address: int = 50,
                  rtc_configuration: RTCConfiguration | None = None) -> None:
+        check_secret(secret)
         self.secret = secret
         self.host = host
         self.port = port
@@ -205,8 +216,12 @@ class RoomServer:
         self.reconnect_window = reconnect_window
         self.heartbeat_timeout = heartbeat_timeout
         self.media_timeout = media_timeout
+        self.join_deadline = join_deadline
+        self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
         self.rtc_configuration = rtc_configuration or local_rtc_configuration()
         self.stats = ServerStats()
+        self._open: dict[str, int] = {}  # IP address -> open signaling connections
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
         self._broken_dtls: dict[str, int] = {}  # identity -> subscription offers to spoil
@@ -303,15 +318,23 @@ class RoomServer:
         """Peer connections made and not yet closed (0 once everyone has left)."""
         return len(self._pcs)
 
-    async def expire_session(self, identity: str) -> None:
-        """End ``identity``'s session (53002): it is told, disconnected and removed.
+    def expire_session(self, identity: str) -> None:
+        """End ``identity``'s session (53002): it is told, disconnected and removed, at once
+        (a synchronous call, like every fault of both room services).
 
         Raises:
             LookupError: no such participant is connected.
+            RuntimeError: the server is not running.
         """
         participant = self._find(identity)
-        await self._send(participant, Disconnected(code=53002))
-        await self._remove(participant, verdict=53002)
+        if self._tasks is None:
+            raise RuntimeError("the server is not running")
+
+        async def expire() -> None:
+            await self._send(participant, Disconnected(code=53002))
+            await self._remove(participant, verdict=53002)
+
+        self._tasks.start_soon(expire)
 
     def fail_next_joins(self, identity: str, code: int, times: int = 1) -> None:
         """The next ``times`` joins by ``identity`` are refused with connection error ``code``
@@ -350,14 +373,39 @@ class RoomServer:
 
     async def _connection(self, ws: ServerConnection) -> None:
         self.stats.connections += 1
+        address = str(ws.remote_address[0]) if ws.remote_address else "?"
+        if (sum(self._open.values()) >= self.max_connections
+                or self._open.get(address, 0) >= self.max_connections_per_address):
+            self.stats.turned_away += 1
+            _log.warning("connection_refused", address=address, open=self._open.get(address, 0))
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(Problem(message="too many connections; try again later")
+                              .model_dump_json())
+            ws.transport.abort()
+            return
+        self._open[address] = self._open.get(address, 0) + 1
+        try:
+            await self._serve_connection(ws)
+        finally:
+            self._open[address] -= 1
+            if not self._open[address]:
+                del self._open[address]
+
+    async def _serve_connection(self, ws: ServerConnection) -> None:
         participant: _Participant | None = None
+        join_by = time.monotonic() + self.join_deadline
         try:
             while True:
                 try:
-                    with anyio.fail_after(self.heartbeat_timeout if participant else 10.0):
+                    wait = (self.heartbeat_timeout if participant
+                            else max(0.0, join_by - time.monotonic()))
+                    with anyio.fail_after(wait):
                         raw = await ws.recv()
                 except TimeoutError:
-                    _log.info("heartbeat_lost", identity=participant and participant.identity)
+                    if participant is None:
+                        _log.info("join_deadline_passed", deadline=self.join_deadline)
+                    else:
+                        _log.info("heartbeat_lost", identity=participant.identity)
                     break
                 try:
                     message = client_messages.validate_json(raw)
@@ -429,14 +477,19 @@ class RoomServer:
                               secrets.token_urlsafe(16), frozenset(message.notify_warnings), ws)
         others = [p.info() for p in room.participants.values()]
         room.participants[joined.sid] = joined
+        try:
+            await ws.send(Joined(room_sid=room.sid, participant_sid=joined.sid,
+                                 resume_key=joined.resume_key, participants=tuple(others))
+                          .model_dump_json())
+            await self._tell_others(joined, ParticipantNotice(change="connected",
+                                                              participant=joined.info()))
+            await self._subscribe_to_others(joined)
+        except BaseException:  # half joined: nobody may be left holding a ghost
+            with anyio.CancelScope(shield=True):
+                await self._remove(joined)
+            raise
         self.stats.joined += 1
         _log.info("joined", room=room.name, identity=joined.identity, sid=joined.sid)
-        await ws.send(Joined(room_sid=room.sid, participant_sid=joined.sid,
-                             resume_key=joined.resume_key, participants=tuple(others))
-                      .model_dump_json())
-        await self._tell_others(joined, ParticipantNotice(change="connected",
-                                                          participant=joined.info()))
-        await self._subscribe_to_others(joined)
         return joined
 
     def _join_failure(self, room_name: str, identity: str) -> int | None:

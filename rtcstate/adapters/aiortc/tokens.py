@@ -18,15 +18,37 @@ from dataclasses import dataclass
 
 import jwt
 
-from rtcstate.errors import AccessTokenError
+from rtcstate import catalog
+from rtcstate.errors import AccessTokenError, shorten
+from rtcstate.limits import identity_refusal, room_name_refusal
 
-__all__ = ["ALGORITHM", "ISSUER", "AccessGrant", "create_access_token", "verify_access_token"]
+__all__ = [
+    "ALGORITHM",
+    "ISSUER",
+    "MIN_SECRET_BYTES",
+    "AccessGrant",
+    "check_secret",
+    "create_access_token",
+    "token_identity",
+    "verify_access_token",
+]
 
 ALGORITHM = "HS256"
 """The only signing algorithm accepted (``alg: none`` and others are refused)."""
 
 ISSUER = "rtcstate"
 """The ``iss`` claim every token carries."""
+
+MIN_SECRET_BYTES = 32
+"""The shortest signing secret accepted (HS256 wants a key as long as its hash, RFC 7518)."""
+
+
+def check_secret(secret: str) -> None:
+    """Raise ``ValueError`` unless ``secret`` is at least :data:`MIN_SECRET_BYTES` long."""
+    length = len(secret.encode("utf-8"))
+    if length < MIN_SECRET_BYTES:
+        raise ValueError(f"the secret must be at least {MIN_SECRET_BYTES} bytes, not {length} "
+                         "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +64,35 @@ def create_access_token(secret: str, *, identity: str, room: str, ttl: float = 3
     """A token that lets ``identity`` join ``room`` for ``ttl`` seconds from ``now``.
 
     Raises:
-        ValueError: ``identity`` or ``room`` is empty, or ``ttl`` is not positive.
+        ValueError: the secret is shorter than 32 bytes; ``identity`` or ``room`` is one the
+            room services refuse (see :mod:`rtcstate.limits`: the message names the code); or
+            ``ttl`` is not a positive number of seconds.
     """
-    if not identity or not room:
-        raise ValueError("a token needs an identity and a room")
-    if ttl <= 0:
-        raise ValueError(f"ttl must be positive, not {ttl}")
+    check_secret(secret)
+    for what, value, refusal in (("identity", identity, identity_refusal(identity)),
+                                 ("room", room, room_name_refusal(room))):
+        if refusal is not None:
+            entry = catalog.by_code(refusal)[0]
+            raise ValueError(f"{what} {shorten(repr(value), 40)} would be refused: "
+                             f"{entry.label} ({entry.message})")
+    if not (isinstance(ttl, int | float) and math.isfinite(ttl) and ttl > 0):
+        raise ValueError(f"ttl must be a positive number of seconds, not {ttl}")
     issued = time.time() if now is None else now
     claims = {"iss": ISSUER, "sub": identity, "iat": int(issued), "exp": int(issued + ttl),
               "grants": {"room": room}}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def token_identity(token: str) -> str | None:
+    """The identity (``sub``) a token names, read without verifying it (the client's check
+    that it joins as the identity it believes; the server verifies). ``None`` when the token
+    cannot be read: the server then refuses it with its code."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+    identity = claims.get("sub") if isinstance(claims, dict) else None
+    return identity if isinstance(identity, str) else None
 
 
 def verify_access_token(token: str, secret: str, *, room: str, now: float | None = None,

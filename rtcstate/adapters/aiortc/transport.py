@@ -46,6 +46,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.adapters.aiortc.protocol import (
     MAX_MESSAGE_BYTES,
+    MAX_TOKEN_LENGTH,
     Answer,
     Disconnected,
     Join,
@@ -71,7 +72,8 @@ from rtcstate.adapters.aiortc.protocol import (
     local_rtc_configuration,
     server_messages,
 )
-from rtcstate.errors import TransportError
+from rtcstate.adapters.aiortc.tokens import token_identity
+from rtcstate.errors import AccessTokenError, TransportError, shorten
 from rtcstate.logs import get_logger
 from rtcstate.models.base import Event, TrackKind
 from rtcstate.models.local_track import (
@@ -237,9 +239,22 @@ class AiortcTransport:
         Room) is a ``room.connect_failed`` event carrying the server's code.
 
         Raises:
+            AccessTokenError: the token is empty or too long to be one (20101), or it is for
+                another identity than ``options.identity``
+                (20103, reason ``identity_mismatch``): the server would seat that identity
+                while the Room believed it was this one. Nothing is sent.
             anyio.ClosedResourceError: the transport was closed.
         """
         tasks = self._check_open()
+        if not self.token.strip() or len(self.token) > MAX_TOKEN_LENGTH:
+            raise AccessTokenError.for_code(
+                20101, "the token is empty" if not self.token.strip()
+                else f"the token is {len(self.token)} characters, over {MAX_TOKEN_LENGTH}")
+        holder = token_identity(self.token)
+        if holder is not None and holder != options.identity:
+            raise AccessTokenError.for_code(
+                20103, f"the token is for identity {shorten(repr(holder), 40)}, not "
+                       f"{shorten(repr(options.identity), 40)}", reason="identity_mismatch")
         self._options = options
         self._leaving = False
         try:
