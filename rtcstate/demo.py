@@ -184,7 +184,7 @@ async def _play(story: _Story) -> None:
                 PreAcquiredTrack(name="camera", kind="video")),
         notify_warnings=frozenset({"recording-media-lost"}))
     bob_options = ConnectOptions(room_name=ROOM, identity="bob")
-    service.fail_next_connects("alice", 53000)  # the first attempt fails: retried after 1 s
+    service.fail_next_joins("alice", 53000)  # the first attempt fails: retried after 1 s
 
     async with AsyncExitStack() as alice_stack:
         room = await _join(story, alice, alice_options, alice_stack)

@@ -140,3 +140,18 @@ async def test_memory_and_aiortc_transports_agree() -> None:
     assert memory["bob"]["remote_track:camera"] == [
         ("published", "published", None), ("subscribed", "subscribed", None),
         ("unsubscribed", "unsubscribed", None), ("unpublished", "unpublished", None)]
+
+
+def test_both_room_services_inject_faults_with_one_shape() -> None:
+    import inspect
+
+    from rtcstate.adapters.aiortc import RoomServer
+    from rtcstate.adapters.memory import MemoryRoomService
+
+    shared = ["fail_next_joins", "drop_signaling", "restore_connection", "expire_session"]
+    for name in shared:
+        memory, server = getattr(MemoryRoomService, name), getattr(RoomServer, name)
+        assert not inspect.iscoroutinefunction(memory), name
+        assert not inspect.iscoroutinefunction(server), name
+        assert list(inspect.signature(memory).parameters) == list(
+            inspect.signature(server).parameters), name

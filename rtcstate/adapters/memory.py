@@ -211,10 +211,13 @@ class MemoryRoomService:
 
     # -- scripted faults -----------------------------------------------------------------------
 
-    def fail_next_connects(self, identity: str, code: int, times: int = 1) -> None:
-        """The next ``times`` joins by ``identity`` fail with connection error ``code``."""
-        entries = [e for e in catalog.by_code(code) if e.phase == "connect"]
-        if not entries:
+    def fail_next_joins(self, identity: str, code: int, times: int = 1) -> None:
+        """The next ``times`` joins by ``identity`` fail with connection error ``code``.
+
+        Raises:
+            ValueError: ``code`` is not a connection error (phase "connect").
+        """
+        if not any(entry.phase == "connect" for entry in catalog.by_code(code)):
             raise ValueError(f"{code} is not a connection error")
         self._failures.setdefault(identity, []).extend([code] * times)
 

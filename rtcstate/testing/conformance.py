@@ -249,7 +249,7 @@ class MemoryHarness:
         return Dispatcher(clock=self.service.clock)
 
     async def fail_next_connect(self, identity: str, code: int) -> None:
-        self.service.fail_next_connects(identity, code)
+        self.service.fail_next_joins(identity, code)
 
     async def interrupt(self, identity: str, code: Literal[53001, 53405]) -> None:
         if code == 53001:

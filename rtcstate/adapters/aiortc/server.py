@@ -50,6 +50,7 @@ from pydantic import BaseModel, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from rtcstate import catalog
 from rtcstate.adapters.aiortc.protocol import (
     MAX_MESSAGE_BYTES,
     Answer,
@@ -338,7 +339,13 @@ class RoomServer:
 
     def fail_next_joins(self, identity: str, code: int, times: int = 1) -> None:
         """The next ``times`` joins by ``identity`` are refused with connection error ``code``
-        (53000, 53006, ...), as a flaky or busy service would."""
+        (53000, 53006, ...), as a flaky or busy service would.
+
+        Raises:
+            ValueError: ``code`` is not a connection error (phase "connect").
+        """
+        if not any(entry.phase == "connect" for entry in catalog.by_code(code)):
+            raise ValueError(f"{code} is not a connection error")
         self._failures.setdefault(identity, []).extend([code] * times)
 
     def break_dtls(self, identity: str, times: int = 1) -> None:
