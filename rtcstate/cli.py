@@ -24,6 +24,7 @@ from rich.text import Text
 from rtcstate import catalog
 from rtcstate.catalog import CatalogEntry
 from rtcstate.errors import UnknownCatalogEntry
+from rtcstate.limits import MAX_PUBLICATIONS
 from rtcstate.logs import LOGGER_NAME
 from rtcstate.models import StateChange
 
@@ -376,6 +377,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 7880,
     secret: Annotated[str | None, typer.Option(help=_SECRET_HELP)] = None,
     max_participants: Annotated[int, typer.Option(help="Per room (53105 beyond).")] = 50,
+    max_publications: Annotated[int, typer.Option(
+        help="Tracks one participant may publish at once (53203 beyond).")] = MAX_PUBLICATIONS,
+    join_deadline: Annotated[float, typer.Option(
+        help="Seconds a connection has, in all, to join; then it is closed.")] = 10.0,
+    max_connections: Annotated[int, typer.Option(
+        help="Open signaling connections at once, in all.")] = 1000,
+    max_connections_per_address: Annotated[int, typer.Option(
+        help="Open signaling connections at once from one IP address.")] = 50,
     ad_hoc_rooms: Annotated[bool, typer.Option(
         help="Create rooms on first join; --no-ad-hoc-rooms refuses unknown ones (53106).")]
     = True,
@@ -398,7 +407,11 @@ def serve(
     err = Console(stderr=True, soft_wrap=True)
     try:
         server = RoomServer(_secret(secret, "serve"), host=host, port=port,
-                            max_participants=max_participants, ad_hoc_rooms=ad_hoc_rooms,
+                            max_participants=max_participants,
+                            max_publications=max_publications, join_deadline=join_deadline,
+                            max_connections=max_connections,
+                            max_connections_per_address=max_connections_per_address,
+                            ad_hoc_rooms=ad_hoc_rooms,
                             rooms=room or (), reconnect_window=reconnect_window,
                             heartbeat_timeout=heartbeat_timeout, media_timeout=media_timeout)
     except ValueError as exc:

@@ -342,6 +342,7 @@ class Dispatcher:
             InvalidEvent: the input is not a valid event.
             UnknownMachine: no machine is registered for its target.
             InvalidTransition: the target's state does not allow it (``GuardRejected``: a guard).
+            HandlingFailed: an unexpected exception while handling it (chained).
             RuntimeError: events are queued (they would be overtaken); use :meth:`send`.
         """
         if self._queue is not None and self.stats.pending:
@@ -394,8 +395,8 @@ class Dispatcher:
         """Queue an event and wait for it to be processed, in order; return its change.
 
         Raises:
-            InvalidEvent, UnknownMachine, InvalidTransition: as :meth:`dispatch` (also logged
-                and counted).
+            InvalidEvent, UnknownMachine, InvalidTransition, HandlingFailed: as
+                :meth:`dispatch` (also logged and counted).
             RuntimeError: the dispatcher is not running.
         """
         outcome = _Outcome()
