@@ -34,16 +34,16 @@ from rtcstate import (
 )
 from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
 from rtcstate.adapters.aiortc.media import synthetic_track
-from rtcstate.adapters.aiortc.protocol import (
+from rtcstate.adapters.base import Transport
+from rtcstate.dispatcher import Dispatcher
+from rtcstate.limits import MAX_NAME_LENGTH
+from rtcstate.models import ReconnectPolicy, RetryPolicy
+from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
     Join,
     Publish,
     local_rtc_configuration,
 )
-from rtcstate.adapters.base import Transport
-from rtcstate.dispatcher import Dispatcher
-from rtcstate.limits import MAX_NAME_LENGTH
-from rtcstate.models import ReconnectPolicy, RetryPolicy
 
 from .helpers import BAD_NAMES, TOKEN_SECRET, captured_logs
 
@@ -440,7 +440,7 @@ async def test_a_publish_offer_without_a_track_is_refused_and_forgotten(
     from aiortc import RTCPeerConnection
 
     from rtcstate.adapters.aiortc import SyntheticVideoTrack
-    from rtcstate.adapters.aiortc.protocol import local_rtc_configuration
+    from rtcstate.server.protocol import local_rtc_configuration
 
     async def offer(pc: RTCPeerConnection) -> str:
         await pc.setLocalDescription(await pc.createOffer())

@@ -13,7 +13,7 @@ from rtcstate import (
     RoomMachine,
     StateChange,
 )
-from rtcstate.demo import DemoResult, Participant, run_story, run_story_sync
+from rtcstate.demos.memory import DemoResult, Participant, run_story, run_story_sync
 
 from .helpers import step
 

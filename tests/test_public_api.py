@@ -14,17 +14,20 @@ import pytest
 import rtcstate
 
 PUBLIC_MODULES = [
-    "rtcstate", "rtcstate.audio", "rtcstate.catalog", "rtcstate.cli", "rtcstate.clock",
-    "rtcstate.demo", "rtcstate.dispatcher", "rtcstate.errors", "rtcstate.models",
-    "rtcstate.preflight", "rtcstate.statemachines", "rtcstate.testing", "rtcstate.adapters",
-    "rtcstate.adapters.base", "rtcstate.adapters.memory", "rtcstate.room", "rtcstate.devices",
-    "rtcstate.diagrams", "rtcstate.generate",
-    "rtcstate.limits", "rtcstate.logs", "rtcstate.testing.paths", "rtcstate.testing.stateful",
-    "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
+    "rtcstate", "rtcstate.audio", "rtcstate.catalog", "rtcstate.clock", "rtcstate.dispatcher",
+    "rtcstate.errors", "rtcstate.models", "rtcstate.preflight", "rtcstate.statemachines",
+    "rtcstate.room", "rtcstate.devices", "rtcstate.diagrams", "rtcstate.generate",
+    "rtcstate.limits", "rtcstate.logs",
+    "rtcstate.adapters", "rtcstate.adapters.base", "rtcstate.adapters.memory",
     "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.transport",
-    "rtcstate.adapters.aiortc.server", "rtcstate.adapters.aiortc.tokens",
-    "rtcstate.adapters.aiortc.protocol", "rtcstate.adapters.aiortc.media",
-    "rtcstate.adapters.aiortc.jobs",
+    "rtcstate.adapters.aiortc.media",
+    "rtcstate.server", "rtcstate.server.room_server", "rtcstate.server.tokens",
+    "rtcstate.server.protocol",
+    "rtcstate.demos", "rtcstate.demos.memory", "rtcstate.demos.aiortc", "rtcstate.demos.bot",
+    "rtcstate.cli", "rtcstate.cli.errors", "rtcstate.cli.demo", "rtcstate.cli.specs",
+    "rtcstate.cli.webrtc",
+    "rtcstate.testing", "rtcstate.testing.paths", "rtcstate.testing.stateful",
+    "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
 ]
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.

@@ -1,13 +1,14 @@
-"""The real WebRTC transport on aiortc, and the reference room server it talks to.
+"""The real WebRTC client adapter on aiortc.
 
 Needs the ``aiortc`` extra: ``pip install 'rtcstate[aiortc]'`` (aiortc, websockets, PyJWT).
 asyncio only, like aiortc itself.
 
 * :class:`AiortcTransport` — the client adapter (:mod:`.transport`).
-* :class:`RoomServer` — WebSocket signaling plus aiortc media forwarding (:mod:`.server`).
-* :func:`create_access_token`, :func:`verify_access_token` — signed JWTs (:mod:`.tokens`).
 * :class:`AiortcMediaDevices` and synthetic tracks (:mod:`.media`).
-* the signaling messages (:mod:`.protocol`).
+
+The reference room server it talks to, and the protocol and tokens both ends share, are
+:mod:`rtcstate.server`; :class:`RoomServer`, :func:`create_access_token` and
+:func:`verify_access_token` are re-exported here, where earlier versions had them.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from rtcstate.adapters.aiortc.media import (
     SyntheticAudioTrack,
     SyntheticVideoTrack,
 )
-from rtcstate.adapters.aiortc.server import RoomServer
-from rtcstate.adapters.aiortc.tokens import create_access_token, verify_access_token
 from rtcstate.adapters.aiortc.transport import AiortcTransport, map_aiortc_errors
+from rtcstate.server import RoomServer, create_access_token, verify_access_token
 
 __all__ = [
     "AiortcMediaDevices",

@@ -1,4 +1,4 @@
-"""The real WebRTC transport: a client of :class:`~rtcstate.adapters.aiortc.server.RoomServer`.
+"""The real WebRTC transport: a client of :class:`~rtcstate.server.room_server.RoomServer`.
 
 ::
 
@@ -44,35 +44,6 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from rtcstate.adapters.aiortc.media import synthetic_track
-from rtcstate.adapters.aiortc.protocol import (
-    MAX_MESSAGE_BYTES,
-    MAX_TOKEN_LENGTH,
-    Answer,
-    Disconnected,
-    Join,
-    Joined,
-    Leave,
-    Offer,
-    ParticipantInfo,
-    ParticipantNotice,
-    Ping,
-    Problem,
-    Publish,
-    Published,
-    PublishRefused,
-    Refused,
-    Resubscribe,
-    Resume,
-    Resumed,
-    ServerMessage,
-    TrackInfo,
-    TrackNotice,
-    Unpublish,
-    WarningNotice,
-    local_rtc_configuration,
-    server_messages,
-)
-from rtcstate.adapters.aiortc.tokens import token_identity
 from rtcstate.errors import AccessTokenError, TransportError, shorten
 from rtcstate.logs import get_logger
 from rtcstate.models.base import Event, TrackKind
@@ -103,6 +74,35 @@ from rtcstate.models.room import (
     RoomReconnected,
     RoomReconnecting,
 )
+from rtcstate.server.protocol import (
+    MAX_MESSAGE_BYTES,
+    MAX_TOKEN_LENGTH,
+    Answer,
+    Disconnected,
+    Join,
+    Joined,
+    Leave,
+    Offer,
+    ParticipantInfo,
+    ParticipantNotice,
+    Ping,
+    Problem,
+    Publish,
+    Published,
+    PublishRefused,
+    Refused,
+    Resubscribe,
+    Resume,
+    Resumed,
+    ServerMessage,
+    TrackInfo,
+    TrackNotice,
+    Unpublish,
+    WarningNotice,
+    local_rtc_configuration,
+    server_messages,
+)
+from rtcstate.server.tokens import token_identity
 
 __all__ = ["AiortcTransport", "map_aiortc_errors"]
 
@@ -162,7 +162,7 @@ class AiortcTransport:
     Args:
         url: the server's ``ws://`` address.
         token: an access token for the room (see
-            :func:`~rtcstate.adapters.aiortc.tokens.create_access_token`).
+            :func:`~rtcstate.server.tokens.create_access_token`).
         source: makes the media for each published track; synthetic audio and video by
             default (use aiortc's ``MediaPlayer`` for files and devices).
         rtc_configuration: for every peer connection; no ICE servers by default, so nothing

@@ -1,12 +1,12 @@
 """The guide's story over real WebRTC: ``rtcstate demo --transport aiortc``.
 
-The same steps as the memory demo (:mod:`rtcstate.demo`), on a :class:`RoomServer` started
-in-process on loopback, in real time with short waits: Alice tests her devices (simulated, as in
-the memory demo), joins with her tracks (the first join is refused with 53000 and retried),
-Bob joins and subscribes; Alice switches camera, backgrounds and foregrounds the app, her
-camera's frames stop reaching the server for a moment (``recording-media-lost``, then cleared),
-her signaling connection drops and resumes; a second client with Bob's identity replaces the
-first (53205); Alice leaves on page hide. About ten seconds.
+The same steps as the memory demo (:mod:`rtcstate.demos.memory`), on a :class:`RoomServer`
+started in-process on loopback, in real time with short waits: Alice tests her devices
+(simulated, as in the memory demo), joins with her tracks (the first join is refused with 53000
+and retried), Bob joins and subscribes; Alice switches camera, backgrounds and foregrounds the
+app, her camera's frames stop reaching the server for a moment (``recording-media-lost``, then
+cleared), her signaling connection drops and resumes; a second client with Bob's identity
+replaces the first (53205); Alice leaves on page hide. About ten seconds.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from rtcstate.adapters.aiortc.media import SyntheticTrack
-from rtcstate.adapters.aiortc.server import RoomServer
-from rtcstate.adapters.aiortc.tokens import create_access_token
 from rtcstate.adapters.aiortc.transport import AiortcTransport
 from rtcstate.adapters.base import MediaConstraints
 from rtcstate.adapters.memory import MemoryMediaDevices
@@ -26,6 +24,8 @@ from rtcstate.dispatcher import Dispatcher
 from rtcstate.errors import CatalogError
 from rtcstate.models import ConnectOptions, PreAcquiredTrack, StateChange
 from rtcstate.room import Room, connect
+from rtcstate.server.room_server import RoomServer
+from rtcstate.server.tokens import create_access_token
 from rtcstate.statemachines import LifecycleMachine
 
 __all__ = ["AiortcStoryResult", "run_aiortc_story"]

@@ -13,7 +13,7 @@ never joins: 20101-20107); a Room name or identity outside :mod:`rtcstate.limits
 refused when ad-hoc rooms are off (53106); the same identity joining again disconnects the older
 participant (53205). A publication is refused for a bad track name (53301-53303), a name the
 connection already publishes (53304), or one track more than ``max_publications`` (53203). A
-message larger than :data:`~rtcstate.adapters.aiortc.protocol.MAX_MESSAGE_BYTES` closes that
+message larger than :data:`~rtcstate.server.protocol.MAX_MESSAGE_BYTES` closes that
 connection (1009); a malformed one is answered with a ``problem`` and ignored. Neither touches
 anyone else.
 
@@ -35,7 +35,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -51,7 +51,16 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from rtcstate import catalog
-from rtcstate.adapters.aiortc.protocol import (
+from rtcstate.errors import AccessTokenError
+from rtcstate.limits import (
+    MAX_PUBLICATIONS,
+    identity_refusal,
+    room_name_refusal,
+    track_name_refusal,
+)
+from rtcstate.logs import get_logger
+from rtcstate.models.base import TrackKind
+from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
     Answer,
     Disconnected,
@@ -78,18 +87,9 @@ from rtcstate.adapters.aiortc.protocol import (
     client_messages,
     local_rtc_configuration,
 )
-from rtcstate.adapters.aiortc.tokens import check_secret, verify_access_token
-from rtcstate.errors import AccessTokenError
-from rtcstate.limits import (
-    MAX_PUBLICATIONS,
-    identity_refusal,
-    room_name_refusal,
-    track_name_refusal,
-)
-from rtcstate.logs import get_logger
-from rtcstate.models.base import TrackKind
+from rtcstate.server.tokens import check_secret, verify_access_token
 
-__all__ = ["RoomServer", "ServerStats"]
+__all__ = ["RoomServer", "ServerStats", "serve_forever"]
 
 _log = get_logger("rtcstate.server")
 MEDIA_LOST = "recording-media-lost"
@@ -861,3 +861,11 @@ class RoomServer:
             return  # interrupted: it hears about the room again when it resumes
         with contextlib.suppress(ConnectionClosed):
             await ws.send(message.model_dump_json())
+
+
+async def serve_forever(server: RoomServer, on_ready: Callable[[str], object]) -> None:
+    """Run ``server`` until cancelled (what ``rtcstate serve`` does); ``on_ready(url)`` once it
+    listens."""
+    async with server:
+        on_ready(server.url)
+        await anyio.sleep_forever()

@@ -1,9 +1,8 @@
-"""Long-running jobs behind ``rtcstate serve`` and ``rtcstate join``.
+"""The bot behind ``rtcstate join``: one participant over real WebRTC, from a shell.
 
-``serve`` runs a :class:`RoomServer` until cancelled. ``join`` joins a room as one participant
-(a bot), publishes synthetic tracks, reports every state change to a callback and stays until
-the room is disconnected or ``stop`` is set: the same lifecycle an application sees, from a
-shell, and what the link-failure tests drive in a network namespace.
+It joins a room, publishes synthetic tracks, reports every state change to a callback and stays
+until the room is disconnected or ``stop`` is set: the lifecycle an application sees, and what
+the link-failure tests drive in a network namespace. A short script over the public API.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
-from rtcstate.adapters.aiortc.server import RoomServer
 from rtcstate.adapters.aiortc.transport import AiortcTransport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.base import TrackKind
@@ -20,14 +18,7 @@ from rtcstate.models.options import ConnectOptions
 from rtcstate.models.state_change import StateChange
 from rtcstate.room import connect
 
-__all__ = ["follow_room", "serve_forever"]
-
-
-async def serve_forever(server: RoomServer, on_ready: Callable[[str], object]) -> None:
-    """Run ``server`` until cancelled; ``on_ready(url)`` once it listens."""
-    async with server:
-        on_ready(server.url)
-        await anyio.sleep_forever()
+__all__ = ["follow_room"]
 
 
 async def follow_room(transport: AiortcTransport, options: ConnectOptions,

@@ -1,0 +1,5 @@
+"""``python -m rtcstate.cli``: the ``rtcstate`` command."""
+
+from rtcstate.cli import main
+
+main()
