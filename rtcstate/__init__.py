@@ -7,7 +7,8 @@ The pieces, each in its own module:
 * :mod:`rtcstate.models` — the Pydantic event models that drive them, ``ConnectOptions`` and the
   ``StateChange`` record every transition produces.
 * :mod:`rtcstate.catalog` — the SDKs' error codes and the guide's error tables, with lookups.
-* :func:`connect` and :class:`Room` — join a room over a transport (:mod:`rtcstate.adapters`).
+* :func:`connect` and :class:`Room` — join a room over a transport (:mod:`rtcstate.adapters`);
+  :class:`Handlers` — callbacks for the changes an application wants, from the first one.
 * :class:`Dispatcher` — applies events in order, schedules timeouts on a :mod:`~rtcstate.clock`.
 * :mod:`rtcstate.errors` — every exception, under :class:`RtcStateError`.
 """
@@ -58,8 +59,9 @@ from rtcstate.errors import (
     error_class,
     error_for,
 )
+from rtcstate.handlers import Handlers
 from rtcstate.models import ConnectOptions, Event, StateChange, parse_event
-from rtcstate.room import Room, connect
+from rtcstate.room import Room, WaitTimedOut, connect
 from rtcstate.statemachines import (
     SPECS,
     DevicePermissionMachine,
@@ -93,6 +95,7 @@ __all__ = [
     "Dispatcher",
     "Event",
     "GuardRejected",
+    "Handlers",
     "InvalidEvent",
     "InvalidTransition",
     "LifecycleMachine",
@@ -130,6 +133,7 @@ __all__ = [
     "UnknownCatalogEntry",
     "UnknownMachine",
     "VirtualClock",
+    "WaitTimedOut",
     "__version__",
     "audio_level",
     "catalog",

@@ -25,8 +25,9 @@ cancels every task it started.
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Literal, TypeVar, cast
 
@@ -34,11 +35,13 @@ import anyio
 import anyio.abc
 
 from rtcstate import catalog
-from rtcstate.adapters.base import SupportsVirtualTime, Transport
+from rtcstate.adapters.base import SupportsRemoteMedia, SupportsVirtualTime, Transport
 from rtcstate.clock import TimerHandle
 from rtcstate.dispatcher import ChangeStream, Dispatcher
-from rtcstate.errors import RoomEnded, error_for
-from rtcstate.models.base import Event, FacingMode, TrackKind
+from rtcstate.errors import RoomEnded, RtcRuntimeError, error_for
+from rtcstate.handlers import H, Handler, Handlers, check_names
+from rtcstate.logs import get_logger
+from rtcstate.models.base import Event, FacingMode, MachineKind, TrackKind
 from rtcstate.models.local_track import (
     LocalTrackBackground,
     LocalTrackDisable,
@@ -55,13 +58,29 @@ from rtcstate.models.participant import ParticipantDisconnected, ParticipantRoom
 from rtcstate.models.remote_track import RemoteTrackRoomLost, RemoteTrackUnpublished
 from rtcstate.models.room import DisconnectErrorCode, RoomConnect, RoomDisconnect
 from rtcstate.models.state_change import StateChange
+from rtcstate.models.states import AnyState, AnyTrigger, RoomState
 from rtcstate.statemachines.local_track import LocalTrackPublicationMachine
 from rtcstate.statemachines.participant import ParticipantMachine
 from rtcstate.statemachines.remote_track import RemoteTrackPublicationMachine
 from rtcstate.statemachines.room import LOST_ROOM_ERRORS, RoomMachine
 from rtcstate.statemachines.runtime import LifecycleMachine
 
-__all__ = ["Room", "connect"]
+__all__ = ["Room", "WaitTimedOut", "connect"]
+
+_log = get_logger("rtcstate")
+
+
+class WaitTimedOut(RtcRuntimeError, TimeoutError):
+    """:meth:`Room.wait_for` gave up: the machine did not get there in time."""
+
+
+async def _awaiting_result(result: Awaitable[object]) -> None:
+    await result
+
+
+def _awaiting(result: Awaitable[object]) -> Handler:
+    """An already-started handler call, as a handler the async queue can run in turn."""
+    return lambda _change, _room: _awaiting_result(result)
 
 _Action = Literal["connect", "disconnect"]
 M = TypeVar("M", bound=LifecycleMachine)
@@ -78,13 +97,21 @@ class Room:
         transport: the transport it runs on.
         dispatcher: the dispatcher its machines run on.
         machine: the Room machine.
+        handlers: the application's callbacks (:meth:`on` adds one).
     """
 
     def __init__(self, transport: Transport, options: ConnectOptions,
-                 dispatcher: Dispatcher) -> None:
+                 dispatcher: Dispatcher, handlers: Handlers | None = None) -> None:
         self.options = options
         self.transport = transport
         self.dispatcher = dispatcher
+        self.handlers = handlers if handlers is not None else Handlers()
+        self._latest: dict[tuple[str, str], StateChange] = {}
+        self._handler_calls_send, self._handler_calls = (
+            anyio.create_memory_object_stream[tuple[Handler, StateChange]](math.inf))
+        self._handler_calls_pending = 0
+        # First: handlers hear every change, this machine's first transition included.
+        dispatcher.on_change(self._call_handlers)
         self.machine = dispatcher.add(RoomMachine(options))
         for track in options.tracks:
             dispatcher.add(LocalTrackPublicationMachine.for_options(track.name, track.kind,
@@ -104,9 +131,58 @@ class Room:
     # -- what is there ---------------------------------------------------------------------
 
     @property
-    def state(self) -> str:
+    def state(self) -> RoomState:
         """The Room machine's state."""
-        return self.machine.state
+        return cast(RoomState, self.machine.state)
+
+    @property
+    def error(self) -> catalog.CatalogEntry | None:
+        """The catalog error of the Room's last transition that carried one (a connection
+        error, a reconnect's cause, the error it was lost with), or ``None``."""
+        return self.machine.error
+
+    def on(self, machine: MachineKind | None = None, *, dest: AnyState | None = None,
+           trigger: AnyTrigger | None = None, id: str | None = None,  # noqa: A002
+           ) -> Callable[[H], H]:
+        """Add a handler (a decorator): see :class:`~rtcstate.handlers.Handlers`. To hear the
+        connection phase too, give :func:`connect` a ``Handlers`` made beforehand.
+
+        Raises:
+            ValueError: a machine kind, state or trigger that does not exist.
+        """
+        return self.handlers.on(machine, dest=dest, trigger=trigger, id=id)
+
+    async def wait_for(self, machine: MachineKind, dest: AnyState, *,
+                       id: str | None = None, within: float) -> StateChange:  # noqa: A002
+        """Wait until a machine of kind ``machine`` (instance ``id``, or any) is in ``dest``;
+        return the change that took it there (at once if it is there already).
+
+        Virtual time on a simulated transport, real time otherwise.
+
+        Raises:
+            ValueError: ``dest`` is not a state of ``machine``.
+            RoomEnded: the room ended before (waiting for the room itself to be
+                ``disconnected`` returns instead).
+            WaitTimedOut: ``within`` seconds passed first (also a ``TimeoutError``).
+        """
+        check_names(machine, dest, None)
+
+        def reached() -> StateChange | None:
+            for (kind, instance), change in self._latest.items():
+                if kind == machine and (id is None or instance == id) and change.dest == dest:
+                    current = self.dispatcher.get(kind, instance)
+                    if current is None or current.state == dest:
+                        return change
+            return None
+
+        ended = await self.wait_until(lambda: reached() is not None or self.machine.is_terminal,
+                                      within=within)
+        found = reached()
+        if found is not None:
+            return found
+        if ended:
+            raise RoomEnded(self.name, self.state, f"wait_for({machine}, {dest})", self.error)
+        raise WaitTimedOut(f"no {machine} reached {dest!r} within {within} s")
 
     @property
     def name(self) -> str:
@@ -140,13 +216,19 @@ class Room:
     # Every action below raises RoomEnded (an InvalidTransition), changing and sending nothing,
     # once the Room is disconnected: the lost-room rule in the module docstring.
 
-    async def publish(self, name: str, kind: TrackKind | None = None) -> StateChange:
+    async def publish(self, name: str, kind: TrackKind | None = None, *,
+                      media: object | None = None) -> StateChange:
         """Publish a local track: a pre-acquired one by name, or a new one (give ``kind``).
+
+        ``media`` is the application's own media for it (an aiortc ``MediaStreamTrack`` on the
+        aiortc transport: a file through ``MediaPlayer``, a generated track); by default the
+        transport's own source.
 
         Raises:
             RoomEnded: the room is no longer live.
             InvalidTransition: the track cannot be published in its state.
             ValueError: no track ``name`` exists and no ``kind`` was given.
+            TypeError: the transport cannot send ``media``.
         """
         self._require_live("publish")
         track = self._find_track(name)
@@ -157,7 +239,7 @@ class Room:
             track = self.dispatcher.add(
                 LocalTrackPublicationMachine.for_options(name, kind, self.options))
         change = await self._local(LocalTrackPublish(track_name=name, kind=track.track_kind))
-        await self.transport.publish(name, track.track_kind)
+        await self._send_publish(name, track.track_kind, media)
         return change
 
     async def unpublish(self, name: str) -> StateChange:
@@ -222,8 +304,9 @@ class Room:
         await self.transport.unpublish(name)
         return change
 
-    async def foreground(self, name: str = "camera") -> StateChange:
-        """The app is back: publish a new camera track.
+    async def foreground(self, name: str = "camera", *,
+                         media: object | None = None) -> StateChange:
+        """The app is back: publish a new camera track (``media``, or the transport's own).
 
         Raises:
             RoomEnded: the room is no longer live.
@@ -232,8 +315,14 @@ class Room:
         """
         self._require_live("foreground")
         change = await self._local(self._track_event(LocalTrackForeground, name))
-        await self.transport.publish(name, self._track(name).track_kind)
+        await self._send_publish(name, self._track(name).track_kind, media)
         return change
+
+    async def _send_publish(self, name: str, kind: TrackKind, media: object | None) -> None:
+        if media is None:  # the protocol's original form: adapters written before media work
+            await self.transport.publish(name, kind)
+        else:
+            await self.transport.publish(name, kind, media)
 
     async def stop(self, name: str) -> StateChange:
         """Stop a local track for good (unpublishing it if needed).
@@ -327,6 +416,52 @@ class Room:
         for event in endings:
             self.dispatcher.follow_up(event, source="room")
 
+    def _call_handlers(self, change: StateChange) -> None:
+        self._latest[(change.machine, change.id)] = change
+        if change.machine == "remote_track":
+            self._track_media(change)
+        for handler in self.handlers.matching(change):
+            if inspect.iscoroutinefunction(handler):
+                self._handler_calls_pending += 1
+                self._handler_calls_send.send_nowait((handler, change))
+                continue
+            try:
+                result = handler(change, self)
+            except Exception:
+                self._handler_failed(handler, change)
+                continue
+            if inspect.isawaitable(result):  # a callable object whose __call__ is async
+                self._handler_calls_pending += 1
+                self._handler_calls_send.send_nowait((_awaiting(result), change))
+
+    def _track_media(self, change: StateChange) -> None:
+        """A subscribed remote track carries the transport's media object; others none."""
+        remote = self.dispatcher.get("remote_track", change.id)
+        if not isinstance(remote, RemoteTrackPublicationMachine):
+            return
+        if change.dest in ("subscribed", "switched_off"):
+            if remote.media is None and isinstance(self.transport, SupportsRemoteMedia):
+                remote.media = self.transport.remote_media(change.id)
+        else:
+            remote.media = None
+
+    def _handler_failed(self, handler: Handler, change: StateChange) -> None:
+        self.handlers.errors += 1
+        _log.exception("handler_failed", handler=getattr(handler, "__qualname__", repr(handler)),
+                       machine=change.machine, id=change.id, dest=change.dest)
+
+    async def _run_async_handlers(self) -> None:
+        """Async handlers, one at a time, in the order of the changes they were called for."""
+        async for handler, change in self._handler_calls:
+            try:
+                result = handler(change, self)
+                if result is not None:
+                    await result
+            except Exception:
+                self._handler_failed(handler, change)
+            finally:
+                self._handler_calls_pending -= 1
+
     def _react(self, change: StateChange) -> None:
         changed, self._changed = self._changed, None
         if changed is not None:
@@ -387,7 +522,8 @@ class Room:
         transport = self.transport
         caught_up = (not isinstance(transport, SupportsVirtualTime)
                      or transport.emitted == self._pumped)
-        return caught_up and not self.dispatcher.stats.pending and not self._actions_pending
+        return (caught_up and not self.dispatcher.stats.pending and not self._actions_pending
+                and not self._handler_calls_pending)
 
     async def _join(self, within: float) -> None:
         await self._local(RoomConnect(room_name=self.name, identity=self.options.identity))
@@ -400,7 +536,7 @@ class Room:
             await self.disconnect()
             raise error_for(catalog.by_code(53000)[0], f"no answer within {within} s")
         for track in self.options.tracks:
-            await self.publish(track.name)
+            await self.publish(track.name, media=track.media)
 
     async def _leave(self) -> None:
         """Bring every machine to a terminal state, as the local participant sees it."""
@@ -426,13 +562,14 @@ class Room:
 
 @asynccontextmanager
 async def connect(transport: Transport, options: ConnectOptions, *,
-                  dispatcher: Dispatcher | None = None,
+                  handlers: Handlers | None = None, dispatcher: Dispatcher | None = None,
                   connect_timeout: float = 60.0) -> AsyncIterator[Room]:
     """Join a room over ``transport``; leaving the block leaves the room and cleans up.
 
     Args:
         transport: any :class:`~rtcstate.adapters.base.Transport`; closed on exit.
         options: what to join and how.
+        handlers: callbacks that hear every change from the first (``idle -> connecting``).
         dispatcher: where the machines run (a new one by default, on the transport's virtual
             time if it has one). Pass one that already holds device machines to see everything
             in one place.
@@ -448,7 +585,7 @@ async def connect(transport: Transport, options: ConnectOptions, *,
         clock = (transport.virtual_time.clock if isinstance(transport, SupportsVirtualTime)
                  else None)
         dispatcher = Dispatcher(clock=clock)
-    room = Room(transport, options, dispatcher)
+    room = Room(transport, options, dispatcher, handlers)
     unregister: Callable[[], None] | None = None
     if isinstance(transport, SupportsVirtualTime):
         unregister = transport.virtual_time.register(room._idle)
@@ -461,6 +598,7 @@ async def connect(transport: Transport, options: ConnectOptions, *,
             await stack.enter_async_context(dispatcher)
             tasks = await stack.enter_async_context(anyio.create_task_group())
             tasks.start_soon(room._pump)
+            tasks.start_soon(room._run_async_handlers)
             tasks.start_soon(room._act)
             try:
                 await room._join(connect_timeout)
@@ -482,6 +620,8 @@ async def connect(transport: Transport, options: ConnectOptions, *,
         dispatcher.open_source("transport")
         room._actions_send.close()
         room._actions.close()
+        room._handler_calls_send.close()
+        room._handler_calls.close()
         if unregister is not None:
             unregister()
     if failure is not None:

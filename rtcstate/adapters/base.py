@@ -29,6 +29,7 @@ __all__ = [
     "CapturedMedia",
     "MediaConstraints",
     "MediaDevices",
+    "SupportsRemoteMedia",
     "SupportsVirtualTime",
     "Transport",
 ]
@@ -66,8 +67,14 @@ class Transport(Protocol):
             anyio.ClosedResourceError: the transport was closed.
         """
 
-    async def publish(self, track_name: str, kind: TrackKind) -> None:
-        """Publish a local track (again, after foregrounding)."""
+    async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
+        """Publish a local track (again, after foregrounding): ``media`` is the application's
+        own media object for it (an aiortc ``MediaStreamTrack`` on the aiortc transport;
+        whatever the transport documents), ``None`` the transport's own source.
+
+        Raises:
+            TypeError: ``media`` is not something this transport can send.
+        """
 
     async def unpublish(self, track_name: str) -> None:
         """Stop publishing a local track."""
@@ -84,6 +91,20 @@ class Transport(Protocol):
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         """Close it (:meth:`aclose`)."""
+
+
+@runtime_checkable
+class SupportsRemoteMedia(Protocol):
+    """A transport that hands the application the media it receives.
+
+    The Room puts it on :attr:`RemoteTrackPublicationMachine.media
+    <rtcstate.statemachines.RemoteTrackPublicationMachine.media>` when a remote track becomes
+    ``subscribed``, before any handler hears of it, and takes it off when it is no longer.
+    """
+
+    def remote_media(self, track_sid: str) -> object | None:
+        """The media object of subscribed remote track ``track_sid`` (``None`` if it is not
+        subscribed). It ends when the subscription does."""
 
 
 @runtime_checkable

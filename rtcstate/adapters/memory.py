@@ -76,6 +76,8 @@ __all__ = [
     "MemoryRoomService",
     "MemoryTransport",
     "MessageFaults",
+    "SimulatedFrame",
+    "SimulatedMedia",
 ]
 
 MEDIA_LOST = "recording-media-lost"
@@ -383,7 +385,8 @@ class MemoryRoomService:
     def _announce(self, track: _Track, to: _Participant) -> None:
         ids: dict[str, Any] = {"track_sid": track.sid, "participant_sid": track.publisher.sid,
                                "kind": track.kind}
-        self._deliver(to.transport, RemoteTrackPublished(**ids, track_name=track.name))
+        self._deliver(to.transport, RemoteTrackPublished(
+            **ids, track_name=track.name, participant_identity=track.publisher.identity))
         self._deliver(to.transport, RemoteTrackSubscribed(**ids))
 
     def _retract(self, track: _Track) -> None:
@@ -496,6 +499,58 @@ class MemoryRoomService:
         transport.flush_held()
 
 
+@dataclass(frozen=True, slots=True)
+class SimulatedFrame:
+    """One frame of :class:`SimulatedMedia`: its index and its time on the virtual clock."""
+
+    index: int
+    at: float
+
+
+class SimulatedMedia:
+    """What a :class:`MemoryTransport` hands over for a subscribed remote track: frames on
+    virtual time (50 per second for audio, 30 for video), so application code that reads
+    received media runs on the simulation too.
+
+    ``await media.recv()`` returns the next :class:`SimulatedFrame` once its time has come;
+    after the subscription ends it raises ``anyio.EndOfStream``.
+    """
+
+    def __init__(self, kind: TrackKind, track_sid: str, clock: VirtualClock) -> None:
+        self.kind = kind
+        self.track_sid = track_sid
+        self._clock = clock
+        self._period = 1 / 50 if kind == "audio" else 1 / 30
+        self._next = 0
+        self.ended = False
+        self._ended = anyio.Event()
+
+    async def recv(self) -> SimulatedFrame:
+        """The next frame. Raises ``anyio.EndOfStream`` once the media has ended."""
+        if self.ended:
+            raise anyio.EndOfStream
+        due = anyio.Event()
+        handle = self._clock.call_later(self._period, due.set)
+        async with anyio.create_task_group() as tasks:
+            async def at_end() -> None:
+                await self._ended.wait()
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(at_end)
+            await due.wait()
+            tasks.cancel_scope.cancel()
+        handle.cancel()
+        if not due.is_set():
+            raise anyio.EndOfStream
+        self._next += 1
+        return SimulatedFrame(self._next - 1, self._clock.now())
+
+    def stop(self) -> None:
+        """End the media (the transport does this when the subscription ends)."""
+        self.ended = True
+        self._ended.set()
+
+
 class MemoryTransport:
     """One local participant's connection to a :class:`MemoryRoomService`.
 
@@ -510,6 +565,7 @@ class MemoryTransport:
         self.held: Event | None = None
         self.emitted = 0
         self.closed = False
+        self._media: dict[str, SimulatedMedia] = {}
 
     @property
     def virtual_time(self) -> VirtualTime:
@@ -528,7 +584,8 @@ class MemoryTransport:
         self._check_open()
         self._service._later(lambda: self._service._join(self, options))
 
-    async def publish(self, track_name: str, kind: TrackKind) -> None:
+    async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
+        """Publish ``track_name``; ``media`` may be any object (nothing is really sent)."""
         self._check_open()
         self._service._later(lambda: self._service._publish(self, track_name, kind))
 
@@ -543,6 +600,9 @@ class MemoryTransport:
         if not self.closed:
             self._service._leave(self)
             self.closed = True
+            for media in self._media.values():
+                media.stop()
+            self._media.clear()
             self._send.close()
             self._receive.close()
 
@@ -556,8 +616,19 @@ class MemoryTransport:
     def emit(self, event: Event) -> None:
         """Put one event on the stream (the service's delivery path); dropped once closed."""
         if not self.closed:
+            if isinstance(event, RemoteTrackSubscribed):
+                self._media.setdefault(event.track_sid, SimulatedMedia(
+                    event.kind, event.track_sid, self._service.clock))
+            elif isinstance(event, RemoteTrackUnsubscribed | RemoteTrackUnpublished):
+                media = self._media.pop(event.track_sid, None)
+                if media is not None:
+                    media.stop()
             self._send.send_nowait(event)
             self.emitted += 1
+
+    def remote_media(self, track_sid: str) -> SimulatedMedia | None:
+        """The :class:`SimulatedMedia` of subscribed remote track ``track_sid``, if any."""
+        return self._media.get(track_sid)
 
     def flush_held(self) -> None:
         """Release an event held back to be reordered."""

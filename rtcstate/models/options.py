@@ -49,6 +49,10 @@ class PreAcquiredTrack(BaseModel):
     kind: TrackKind
     muted: bool = False
     stopped: bool = False
+    media: object | None = Field(
+        default=None, exclude=True, repr=False,
+        description="the application's own media for it (an aiortc MediaStreamTrack on the "
+                    "aiortc transport); None: the transport's own source. Not serialised.")
 
 
 class ConnectOptions(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
+from pydantic import Field
+
 from rtcstate.models.base import Event, Name, Text, TrackKind
 from rtcstate.models.room import ReportsCode, RoomLostEvent, StrictCode
 
@@ -35,7 +37,9 @@ class RemoteTrackPublished(RemoteTrackEvent):
     joined). This event creates the publication's machine."""
 
     type: Literal["remote_track.published"] = "remote_track.published"
-    track_name: Name | None = None
+    track_name: Name | None = Field(default=None, description="the publisher's name for it")
+    participant_identity: Name | None = Field(default=None,
+                                              description="the publisher's identity")
 
 
 class RemoteTrackSubscribed(RemoteTrackEvent):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import Event
+from rtcstate.models.base import Event, MachineKind
+from rtcstate.models.states import AnyState, AnyTrigger
 
 __all__ = ["StateChange"]
 
@@ -19,17 +20,20 @@ class StateChange(NamedTuple):
         source: the state before; ``None`` when the event created the machine.
         dest: the state after (equal to ``source`` for an internal transition such as a restart).
         event: the trigger that fired.
+
+    ``machine``, ``source``, ``dest`` and ``event`` are typed as the literals of
+    :mod:`rtcstate.models.states`: comparing one with a misspelt name is a type error.
         error: the catalog entry the transition carries, or ``None``.
         at: when, in seconds on the run's clock.
         role: what kind of transition it was (``"reconnect"``, ``"warning"``, ...), for display.
         cause: the validated event that caused it.
     """
 
-    machine: str
+    machine: MachineKind
     id: str
-    source: str | None
-    dest: str
-    event: str
+    source: AnyState | None
+    dest: AnyState
+    event: AnyTrigger
     error: CatalogEntry | None
     at: float
     role: str = "ordinary"

@@ -84,21 +84,31 @@ class RemoteTrackPublicationMachine(LifecycleMachine):
     Attributes:
         participant_sid: the publishing participant.
         track_kind: audio, video or data.
+        track_name: the publisher's name for the track, if the transport says.
+        participant_identity: the publisher's identity, if the transport says.
+        media: the received media while subscribed (the transport's object: an aiortc
+            ``MediaStreamTrack``, or the memory service's simulated one), else ``None``.
     """
 
-    __slots__ = ("participant_sid", "track_kind")
+    __slots__ = ("media", "participant_identity", "participant_sid", "track_kind",
+                 "track_name")
     spec: ClassVar[MachineSpec] = REMOTE_TRACK_SPEC
 
-    def __init__(self, track_sid: str, participant_sid: str, kind: TrackKind) -> None:
+    def __init__(self, track_sid: str, participant_sid: str, kind: TrackKind, *,
+                 track_name: str | None = None, participant_identity: str | None = None) -> None:
         super().__init__(track_sid)
         self.participant_sid = participant_sid
         self.track_kind: TrackKind = kind
+        self.track_name = track_name
+        self.participant_identity = participant_identity
+        self.media: object | None = None
 
     @classmethod
     def from_event(cls, event: Event) -> RemoteTrackPublicationMachine:
         """The machine a ``remote_track.published`` event brings into being."""
         assert isinstance(event, RemoteTrackPublished)
-        return cls(event.track_sid, event.participant_sid, event.kind)
+        return cls(event.track_sid, event.participant_sid, event.kind,
+                   track_name=event.track_name, participant_identity=event.participant_identity)
 
     def event_fields(self) -> dict[str, object]:
         return {"track_sid": self.id, "participant_sid": self.participant_sid,

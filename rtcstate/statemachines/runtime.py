@@ -174,15 +174,18 @@ class LifecycleMachine:
     Attributes:
         id: the instance id, which events name in their target field.
         state: the current state's name.
+        error: the catalog entry of the last transition that carried one (``None`` until
+            then): what a "toast" shows after a failure, reconnect or warning.
     """
 
-    __slots__ = ("id", "state")
+    __slots__ = ("error", "id", "state")
 
     spec: ClassVar[MachineSpec]
 
     def __init__(self, id: str) -> None:  # noqa: A002 - "id" is the domain's word
         self.id = id
         self.state = self.spec.initial
+        self.error: CatalogEntry | None = None
 
     @classmethod
     def _engine(cls) -> _Engine:
@@ -234,6 +237,8 @@ class LifecycleMachine:
         kind = table.kind
         source = self.state
         candidate, error = table.take(self, event)
+        if error is not None:
+            self.error = error
         return _emit(_new_change(StateChange, (
             kind, self.id, source, self.state, event.trigger, error,
             at if at is not None else (event.at if event.at is not None else 0.0),
@@ -251,11 +256,12 @@ class LifecycleMachine:
 
     def created(self, event: Event, *, at: float | None = None) -> StateChange:
         """The change that records this machine's creation by ``event`` (``source`` is None)."""
-        return _emit(StateChange(
+        # The names come from the spec, which a test keeps equal to the literal types.
+        return _emit(_new_change(StateChange, (
             self.spec.kind, self.id, None, self.state, event.trigger, None,
             at if at is not None else (event.at if event.at is not None else 0.0),
             "ordinary", event,
-        ))
+        )))
 
     def apply_raw(self, raw: Event | Mapping[str, object] | str | bytes,
                   *, at: float | None = None) -> StateChange:

@@ -13,11 +13,13 @@ device is busy -> ``NotReadableError``, constraints the device cannot meet ->
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fractions
 import math
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import anyio
 import av
@@ -26,6 +28,8 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE, VIDEO_PTIME, MediaStreamError
+from av.frame import Frame
+from av.packet import Packet
 
 from rtcstate import catalog
 from rtcstate.adapters.base import CapturedMedia, MediaConstraints
@@ -34,6 +38,7 @@ from rtcstate.models.base import DeviceKind, TrackKind
 
 __all__ = [
     "AiortcMediaDevices",
+    "RemoteMedia",
     "SyntheticAudioTrack",
     "SyntheticTrack",
     "SyntheticVideoTrack",
@@ -42,6 +47,57 @@ __all__ = [
 ]
 
 _SAMPLE_RATE = 48_000
+
+
+class RemoteMedia(MediaStreamTrack):
+    """A remote track as the application receives it: one track for the whole subscription.
+
+    Under it, the transport feeds the track of the current peer connection (a new one after a
+    resume or a re-subscription); frames come out with timestamps that keep increasing, so a
+    ``MediaRecorder`` reading it writes one continuous file. It ends (``recv`` raises
+    ``MediaStreamError``) when the subscription ends: unsubscribed, unpublished, room left.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._source: MediaStreamTrack | None = None
+        self._fed: asyncio.Event = asyncio.Event()
+        self._next_pts = 0
+
+    def feed(self, source: MediaStreamTrack) -> None:
+        """Receive from ``source`` from now on (the previous one is let go)."""
+        old, self._source = self._source, source
+        if old is not None:
+            old.stop()
+        self._fed.set()
+
+    async def recv(self) -> Frame | Packet[Any]:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            source = self._source
+            if source is None:
+                self._fed.clear()
+                await self._fed.wait()
+                continue
+            try:
+                frame = await source.recv()
+            except MediaStreamError:
+                if self._source is source:  # its connection ended: wait for the next feed
+                    self._source = None
+                continue
+            frame.pts = self._next_pts
+            self._next_pts += (frame.samples if isinstance(frame, av.AudioFrame)
+                               else int(VIDEO_CLOCK_RATE * VIDEO_PTIME))
+            return frame
+
+    def stop(self) -> None:
+        super().stop()
+        source, self._source = self._source, None
+        if source is not None:
+            source.stop()
+        self._fed.set()  # a recv waiting for a feed sees the end
 
 
 class SyntheticTrack(MediaStreamTrack):

@@ -43,7 +43,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from rtcstate.adapters.aiortc.media import synthetic_track
+from rtcstate.adapters.aiortc.media import RemoteMedia, synthetic_track
 from rtcstate.errors import AccessTokenError, TransportError, shorten
 from rtcstate.logs import get_logger
 from rtcstate.models.base import Event, TrackKind
@@ -203,6 +203,9 @@ class AiortcTransport:
         # aiortc stops the track a sender sent once its connection closes: each connection
         # sends a relay of the local track, which outlives every connection it is sent on.
         self._relay = MediaRelay()
+        # What is received is read twice: frames are counted, and the application may record.
+        self._received = MediaRelay()
+        self._feeds: dict[str, RemoteMedia] = {}
         self._subscribe_failures: dict[str, int] = {}
         # participant sid -> (identity, reconnecting), as told to the application
         self._view_participants: dict[str, tuple[str, bool]] = {}
@@ -288,18 +291,28 @@ class AiortcTransport:
         await self._reconcile(answer.participants)
         tasks.start_soon(self._run, ws)
 
-    async def publish(self, track_name: str, kind: TrackKind) -> None:
-        """Publish a new track (from ``source``) on a new peer connection.
+    async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
+        """Publish a track on a new peer connection: ``media`` (an aiortc ``MediaStreamTrack``:
+        a file through ``MediaPlayer``, a generated track, ...) or a new one from ``source``.
 
         Raises:
+            TypeError: ``media`` is not an aiortc ``MediaStreamTrack`` of kind ``kind``.
             TransportError: aiortc could not make the offer.
             anyio.ClosedResourceError: the transport was closed.
         """
         self._check_open()
+        if media is not None:
+            if not isinstance(media, MediaStreamTrack) or media.kind != kind:
+                raise TypeError(f"media for a {kind} track is an aiortc {kind} "
+                                f"MediaStreamTrack, not {media!r}")
+            old = self.local_media.pop(track_name, None)
+            if old is not None and old is not media:
+                old.stop()
+            self.local_media[track_name] = media
         self._publishing[track_name] = kind
         ws = self._ws
         if ws is not None:
-            await self._offer(ws, track_name, kind, fresh_media=True)
+            await self._offer(ws, track_name, kind, fresh_media=media is None)
 
     async def unpublish(self, track_name: str) -> None:
         """Stop publishing a track: close its peer connection and stop its media."""
@@ -330,6 +343,8 @@ class AiortcTransport:
         for media in self.local_media.values():
             media.stop()
         self.local_media.clear()
+        for sid in list(self._feeds):
+            self._end_feed(sid)
 
     async def aclose(self) -> None:
         """Disconnect, end every task, end the event stream. Idempotent."""
@@ -571,7 +586,12 @@ class AiortcTransport:
 
         @pc.on("track")
         def receive(track: MediaStreamTrack) -> None:
-            tasks.start_soon(self._count_frames, info.sid, track)
+            tasks.start_soon(self._count_frames, info.sid,
+                             self._received.subscribe(track, buffered=False))
+            feed = self._feeds.get(info.sid)
+            if feed is None:
+                feed = self._feeds[info.sid] = RemoteMedia(track.kind)
+            feed.feed(self._received.subscribe(track))
 
         @pc.on("connectionstatechange")
         def changed() -> None:
@@ -621,6 +641,7 @@ class AiortcTransport:
         await self._close_pc(pc)
         if info.sid in self._subscribed:  # it was receiving before (a re-feed failed)
             self._subscribed.discard(info.sid)
+            self._end_feed(info.sid)
             self._emit(RemoteTrackUnsubscribed(**self._ids(info)))
         failures = self._subscribe_failures[info.sid] = (
             self._subscribe_failures.get(info.sid, 0) + 1)
@@ -638,6 +659,17 @@ class AiortcTransport:
     def _ids(info: TrackInfo) -> dict[str, Any]:
         return {"track_sid": info.sid, "participant_sid": info.participant_sid,
                 "kind": info.kind}
+
+    def remote_media(self, track_sid: str) -> RemoteMedia | None:
+        """The media of subscribed remote track ``track_sid``: one aiortc ``MediaStreamTrack``
+        for the whole subscription (it carries on across resumes, when the connection under it
+        is made anew), which ends when the track is unsubscribed or unpublished."""
+        return self._feeds.get(track_sid)
+
+    def _end_feed(self, track_sid: str) -> None:
+        feed = self._feeds.pop(track_sid, None)
+        if feed is not None:
+            feed.stop()
 
     async def wait_for_frames(self, track_sid: str, at_least: int) -> int:
         """Wait until ``at_least`` frames of remote track ``track_sid`` have arrived (in all,
@@ -696,8 +728,10 @@ class AiortcTransport:
         if info.sid in self._view_tracks:
             return  # told already (the join's list and a notice can overlap)
         self._view_tracks[info.sid] = info
+        publisher = self._view_participants.get(info.participant_sid)
         self._emit(RemoteTrackPublished(track_sid=info.sid, participant_sid=info.participant_sid,
-                                        kind=info.kind, track_name=info.name))
+                                        kind=info.kind, track_name=info.name,
+                                        participant_identity=publisher[0] if publisher else None))
 
     async def _track_unpublished(self, info: TrackInfo) -> None:
         if self._view_tracks.pop(info.sid, None) is None:
@@ -709,6 +743,7 @@ class AiortcTransport:
         if info.sid in self._subscribed:
             self._subscribed.discard(info.sid)
             self._emit(RemoteTrackUnsubscribed(**self._ids(info)))
+        self._end_feed(info.sid)
         self._emit(RemoteTrackUnpublished(**self._ids(info)))
 
     async def _close_publisher(self, name: str) -> None:
