@@ -2,7 +2,10 @@
 
 ::
 
-    async with rtcstate.connect(transport, options) as room:
+    handlers = rtcstate.Handlers()
+    handlers.on("room", dest="reconnecting")(lambda change, room: print(change.error))
+    async with rtcstate.connect(transport, options, handlers=handlers) as room:
+        await room.wait_for("local_track", "published", id="camera", within=10)
         await room.background("camera")
         async for change in room.changes():
             ...
@@ -70,6 +73,10 @@ __all__ = ["Room", "WaitTimedOut", "connect"]
 _log = get_logger("rtcstate")
 
 
+HANDLER_DRAIN_TIMEOUT = 5.0
+"""Seconds the async handlers still queued when a room's block ends may take to run."""
+
+
 class WaitTimedOut(RtcRuntimeError, TimeoutError):
     """:meth:`Room.wait_for` gave up: the machine did not get there in time."""
 
@@ -110,6 +117,7 @@ class Room:
         self._handler_calls_send, self._handler_calls = (
             anyio.create_memory_object_stream[tuple[Handler, StateChange]](math.inf))
         self._handler_calls_pending = 0
+        self._handlers_idle: anyio.Event | None = None
         # First: handlers hear every change, this machine's first transition included.
         dispatcher.on_change(self._call_handlers)
         self.machine = dispatcher.add(RoomMachine(options))
@@ -461,6 +469,16 @@ class Room:
                 self._handler_failed(handler, change)
             finally:
                 self._handler_calls_pending -= 1
+                if not self._handler_calls_pending and self._handlers_idle is not None:
+                    self._handlers_idle.set()
+
+    async def _drain_handlers(self, within: float) -> None:
+        """Let the async handlers still queued run (the changes of leaving included), for
+        ``within`` seconds at most: a handler that never returns cannot hold the exit."""
+        with anyio.move_on_after(within):
+            while self._handler_calls_pending:
+                self._handlers_idle = anyio.Event()
+                await self._handlers_idle.wait()
 
     def _react(self, change: StateChange) -> None:
         changed, self._changed = self._changed, None
@@ -615,6 +633,7 @@ async def connect(transport: Transport, options: ConnectOptions, *,
                     await transport.virtual_time.settle()
                 else:
                     await dispatcher.drain()
+                await room._drain_handlers(HANDLER_DRAIN_TIMEOUT)
             tasks.cancel_scope.cancel()
     finally:
         dispatcher.open_source("transport")

@@ -9,14 +9,19 @@ import contextlib
 import gc
 import json
 import os
+import pathlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
+import av
 import jwt
+import numpy as np
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -35,6 +40,7 @@ from rtcstate import (
 from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
 from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.adapters.base import Transport
+from rtcstate.demos.bot import AudioRecorder
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models import ReconnectPolicy, RetryPolicy
@@ -749,3 +755,68 @@ async def test_an_empty_or_overlong_token_is_an_access_token_error(server: RoomS
     assert info.value.code == 20101
     assert str(info.value).count("AccessTokenInvalidError") == 1  # said once, not twice
     assert server.stats.connections == 0
+
+
+async def test_a_bot_records_every_remote_audio_track_while_it_is_subscribed(
+        server: RoomServer, tmp_path: pathlib.Path) -> None:
+    handlers = rtcstate.Handlers()
+    recorder = AudioRecorder(tmp_path, handlers)
+    seen_media: list[object] = []
+    handlers.on("remote_track", dest="subscribed")(
+        lambda change, room: seen_media.append(room.remote_tracks[change.id].media))
+    bob_t = transport(server, "bob")
+    async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice, \
+            rtcstate.connect(bob_t, options("bob"), handlers=handlers) as bob:
+        await alice.publish("microphone", "audio")
+        await alice.publish("camera", "video")
+        await until(bob, lambda: subscribed(bob) == 2)
+        (mic,) = [sid for sid, t in bob.remote_tracks.items() if t.track_kind == "audio"]
+        assert (bob.remote_tracks[mic].track_name,
+                bob.remote_tracks[mic].participant_identity) == ("microphone", "alice")
+        await frames(bob_t, [mic], 25, within=MEDIA_BOUND)
+        await alice.background("camera")
+        await alice.foreground("camera")
+        before = bob_t.frames_received[mic]
+        server.drop_signaling("bob", duration=0.3)
+        await bob.wait_for("room", "reconnecting", within=5)
+        await until(bob, lambda: bob.state == "connected")
+        await frames(bob_t, [mic], before + 25, within=MEDIA_BOUND)  # fed again after resume
+        await alice.unpublish("microphone")
+        change = await bob.wait_for("remote_track", "unpublished", id=mic, within=5)
+        assert change.source == "unsubscribed"
+        assert bob.remote_tracks[mic].media is None
+    assert len(seen_media) == 3  # the microphone, the camera, the camera after foreground
+    assert all(isinstance(m, MediaStreamTrack) for m in seen_media)
+    (recording,) = [f for f in recorder.files if "microphone" in f.name]
+    assert recording.name == "alice-microphone-1.wav"  # one file across the resume
+    with av.open(str(recording)) as container:
+        samples = [frame.to_ndarray() for frame in container.decode(audio=0)]
+        rate = container.streams.audio[0].rate
+    duration = sum(s.shape[-1] for s in samples) / rate
+    assert duration >= 0.8  # 25 frames of 20 ms before the cut, 25 after, and more
+    assert max(int(np.abs(s).max()) for s in samples) > 1000  # the synthetic tone, not silence
+
+
+async def test_rtcstate_join_record_writes_the_audio_it_receives(server: RoomServer,
+                                                                tmp_path: pathlib.Path) -> None:
+    command = [sys.executable, "-m", "rtcstate", "join", server.url, "--room", ROOM,
+               "--identity", "bot", "--secret", TOKEN_SECRET, "--record", str(tmp_path)]
+    async with await anyio.open_process(command, stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE) as bot:
+        async with rtcstate.connect(transport(server, "alice"), options("alice")) as alice:
+            await alice.publish("microphone", "audio")
+            await until(alice, lambda: server.identities(ROOM) == ["bot", "alice"]
+                        or server.identities(ROOM) == ["alice", "bot"], within=20)
+            recording = tmp_path / "alice-microphone-1.wav"
+            with anyio.fail_after(20):
+                while not recording.exists() or recording.stat().st_size < 48_000:  # noqa: ASYNC110
+                    await anyio.sleep(0.1)  # the bot is another process: poll its file
+        assert bot.stdin is not None
+        await bot.stdin.aclose()  # the bot leaves when its stdin closes
+        with anyio.fail_after(20):
+            assert await bot.wait() == 0
+    with av.open(str(recording)) as container:
+        rate = container.streams.audio[0].rate
+        seconds = sum(f.samples for f in container.decode(audio=0)) / rate
+    assert seconds >= 0.4

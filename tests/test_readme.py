@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,4 +28,24 @@ def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert ("disconnected ['published', 'published', 'warning', 'published', 'backgrounded', "
             "'stopped']") in printed
     assert "disconnected stopped" in printed  # the lost-room rule
+    assert "toast: recording-media-lost" in printed  # a handler, with the machine's error
+    assert "['alice-microphone-1.wav']" in printed  # the recording bot, over real WebRTC
+    assert ("['idle -> connecting', 'connecting -> waiting_to_retry (53000)', "
+            "'waiting_to_retry -> connecting', 'connecting -> connected', "
+            "'connected -> disconnected']") in printed  # handlers from the first transition
     assert "room 'r' in state 'disconnected' cannot take event 'publish'" in printed
+
+
+def test_readme_examples_type_check_strictly(tmp_path: Path) -> None:
+    """Each block on its own, ``mypy --strict``, without pydantic's plugin (no config)."""
+    files = []
+    for index, block in enumerate(BLOCKS):
+        path = tmp_path / f"readme_block_{index}.py"
+        path.write_text(block, encoding="utf-8")
+        files.append(str(path))
+    (tmp_path / "mypy.ini").write_text("[mypy]\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                             "--config-file", str(tmp_path / "mypy.ini"), *files],
+                            capture_output=True, text=True, timeout=300, check=False,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stdout

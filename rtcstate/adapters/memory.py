@@ -509,11 +509,13 @@ class SimulatedFrame:
 
 class SimulatedMedia:
     """What a :class:`MemoryTransport` hands over for a subscribed remote track: frames on
-    virtual time (50 per second for audio, 30 for video), so application code that reads
-    received media runs on the simulation too.
+    virtual time (50 per second for audio, 30 for video, from the subscription on), so
+    application code that reads received media runs on the simulation too.
 
-    ``await media.recv()`` returns the next :class:`SimulatedFrame` once its time has come;
-    after the subscription ends it raises ``anyio.EndOfStream``.
+    ``await media.recv()`` returns the next :class:`SimulatedFrame`: at once if its time has
+    passed (frames wait for their reader, like a receive buffer), else when it comes. Frames
+    due before the subscription ended are still read; after them ``recv`` raises
+    ``anyio.EndOfStream``.
     """
 
     def __init__(self, kind: TrackKind, track_sid: str, clock: VirtualClock) -> None:
@@ -521,33 +523,42 @@ class SimulatedMedia:
         self.track_sid = track_sid
         self._clock = clock
         self._period = 1 / 50 if kind == "audio" else 1 / 30
+        self._start = clock.now()
         self._next = 0
-        self.ended = False
+        self._ended_at: float | None = None
         self._ended = anyio.Event()
 
-    async def recv(self) -> SimulatedFrame:
-        """The next frame. Raises ``anyio.EndOfStream`` once the media has ended."""
-        if self.ended:
-            raise anyio.EndOfStream
-        due = anyio.Event()
-        handle = self._clock.call_later(self._period, due.set)
-        async with anyio.create_task_group() as tasks:
-            async def at_end() -> None:
-                await self._ended.wait()
-                tasks.cancel_scope.cancel()
+    @property
+    def ended(self) -> bool:
+        """Whether the subscription has ended (frames due before it may remain to read)."""
+        return self._ended_at is not None
 
-            tasks.start_soon(at_end)
-            await due.wait()
-            tasks.cancel_scope.cancel()
-        handle.cancel()
-        if not due.is_set():
+    async def recv(self) -> SimulatedFrame:
+        """The next frame. Raises ``anyio.EndOfStream`` after the last one."""
+        due_at = self._start + (self._next + 1) * self._period
+        if self._ended_at is not None and due_at > self._ended_at:
             raise anyio.EndOfStream
+        if self._clock.now() < due_at:
+            due = anyio.Event()
+            handle = self._clock.call_later(due_at - self._clock.now(), due.set)
+            async with anyio.create_task_group() as tasks:
+                async def at_end() -> None:
+                    await self._ended.wait()
+                    tasks.cancel_scope.cancel()
+
+                tasks.start_soon(at_end)
+                await due.wait()
+                tasks.cancel_scope.cancel()
+            handle.cancel()
+            if not due.is_set():  # ended first
+                raise anyio.EndOfStream
         self._next += 1
-        return SimulatedFrame(self._next - 1, self._clock.now())
+        return SimulatedFrame(self._next - 1, due_at)
 
     def stop(self) -> None:
         """End the media (the transport does this when the subscription ends)."""
-        self.ended = True
+        if self._ended_at is None:
+            self._ended_at = self._clock.now()
         self._ended.set()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -124,6 +125,9 @@ def join(
         help="Seconds to keep reconnecting before giving up (53001).")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per change.")]
     = False,
+    record: Annotated[Path | None, typer.Option(
+        help="Record every remote audio track into this directory, one WAV file per "
+             "subscription, for as long as it is subscribed.")] = None,
 ) -> None:
     """Join a room over real WebRTC as a bot and print its lifecycle until it ends.
 
@@ -187,7 +191,8 @@ def join(
 
         # A daemon thread: a blocked read must not keep the process alive after the room ends.
         threading.Thread(target=watch_stdin, daemon=True).start()
-        await follow_room(AiortcTransport(url, credential), options, tracks, show, stop)
+        await follow_room(AiortcTransport(url, credential), options, tracks, show, stop,
+                          record=record)
 
     try:
         anyio.run(main)
