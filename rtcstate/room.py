@@ -235,11 +235,16 @@ class Room:
         Raises:
             RoomEnded: the room is no longer live.
             InvalidTransition: the track cannot be published in its state.
-            ValueError: no track ``name`` exists and no ``kind`` was given.
+            ValueError: no track ``name`` exists and no ``kind`` was given, or ``media`` says
+                it is of another kind (nothing is changed or sent).
             TypeError: the transport cannot send ``media``.
         """
         self._require_live("publish")
         track = self._find_track(name)
+        wanted = kind if kind is not None else (track.track_kind if track else None)
+        media_kind = getattr(media, "kind", None)
+        if media is not None and media_kind is not None and media_kind != wanted:
+            raise ValueError(f"the media for {name!r} is {media_kind}, the track {wanted}")
         if track is None:
             if kind is None:
                 raise ValueError(f"no local track {name!r}; give its kind to create one "

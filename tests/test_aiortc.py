@@ -43,7 +43,7 @@ from rtcstate.adapters.base import Transport
 from rtcstate.demos.bot import AudioRecorder
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.limits import MAX_NAME_LENGTH
-from rtcstate.models import ReconnectPolicy, RetryPolicy
+from rtcstate.models import PreAcquiredTrack, ReconnectPolicy, RetryPolicy
 from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
     Join,
@@ -820,3 +820,23 @@ async def test_rtcstate_join_record_writes_the_audio_it_receives(server: RoomSer
         rate = container.streams.audio[0].rate
         seconds = sum(f.samples for f in container.decode(audio=0)) / rate
     assert seconds >= 0.4
+
+
+async def test_the_application_publishes_its_own_media(server: RoomServer,
+                                                       tmp_path: pathlib.Path) -> None:
+    own = synthetic_track("audio")
+    pre_acquired = synthetic_track("video")
+    alice_t, bob_t = transport(server, "alice"), transport(server, "bob")
+    alice_options = options("alice", tracks=(PreAcquiredTrack(name="camera", kind="video",
+                                                              media=pre_acquired),))
+    async with rtcstate.connect(alice_t, alice_options) as alice, \
+            rtcstate.connect(bob_t, options("bob")) as bob:
+        await alice.publish("greeting", "audio", media=own)
+        await until(bob, lambda: subscribed(bob) == 2)
+        assert alice_t.local_media == {"camera": pre_acquired, "greeting": own}
+        await frames(bob_t, list(bob.remote_tracks), 5, within=MEDIA_BOUND)
+        with pytest.raises(ValueError, match="the media for 'wrong' is video, the track audio"):
+            await alice.publish("wrong", "audio", media=synthetic_track("video"))
+        assert "wrong" not in alice.local_tracks  # nothing was changed or sent
+        with pytest.raises(TypeError, match="aiortc audio MediaStreamTrack"):
+            await alice_t.publish("wrong", "audio", media=object())
