@@ -214,3 +214,19 @@ def test_the_index_tells_the_causes_of_one_name_apart() -> None:
     result = runner.invoke(app, ["errors", "--phase", "media"], env={"COLUMNS": "100"})
     assert "NotFoundError  not-found-system-disabled" in result.stdout
     assert "NotFoundError  not-found-no-device" in result.stdout
+
+
+def test_conformance_runs_every_generated_path_and_reports_each() -> None:
+    from rtcstate.testing.conformance import path_id, room_paths
+
+    result = runner.invoke(app, ["conformance", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in rows] == [path_id(p) for p in room_paths()]
+    assert {r["result"] for r in rows} == {"pass"}
+    assert {r["media"] for r in rows} == {"not checked: MemoryHarness has no check_media"}
+    table = runner.invoke(app, ["conformance"], env={"COLUMNS": "100"})
+    assert f"conformance on memory: {len(rows)} of {len(rows)} paths pass" in table.stdout
+    wrong = runner.invoke(app, ["conformance", "--transport", "pigeon"])
+    assert wrong.exit_code == 2
+    assert "--transport is 'memory' or 'aiortc', not 'pigeon'" in wrong.stderr

@@ -25,7 +25,7 @@ PUBLIC_MODULES = [
     "rtcstate.server.protocol",
     "rtcstate.demos", "rtcstate.demos.memory", "rtcstate.demos.aiortc", "rtcstate.demos.bot",
     "rtcstate.cli", "rtcstate.cli.errors", "rtcstate.cli.demo", "rtcstate.cli.specs",
-    "rtcstate.cli.webrtc",
+    "rtcstate.cli.webrtc", "rtcstate.cli.conformance", "rtcstate.testing.aiortc",
     "rtcstate.testing", "rtcstate.testing.paths", "rtcstate.testing.stateful",
     "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
 ]

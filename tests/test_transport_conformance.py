@@ -17,6 +17,16 @@ from rtcstate import ConnectOptions, Room, StateChange
 from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
 from rtcstate.adapters.memory import MemoryRoomService
 from rtcstate.dispatcher import Dispatcher
+from rtcstate.models import Event, RoomReconnected
+from rtcstate.testing.aiortc import AiortcHarness
+from rtcstate.testing.conformance import (
+    ConformanceFailure,
+    MediaFailure,
+    check_path,
+    path_id,
+    room_paths,
+)
+from rtcstate.testing.paths import Path
 
 from .helpers import TOKEN_SECRET
 
@@ -155,3 +165,56 @@ def test_both_room_services_inject_faults_with_one_shape() -> None:
         assert not inspect.iscoroutinefunction(server), name
         assert list(inspect.signature(memory).parameters) == list(
             inspect.signature(server).parameters), name
+
+
+@pytest.mark.parametrize("path", room_paths(), ids=path_id)
+async def test_every_generated_room_path_holds_on_aiortc_with_media(path: Path) -> None:
+    async with AiortcHarness() as harness:
+        result = await check_path(harness, path)
+    assert result.path == path_id(path)
+    # Every join here ends connected (a retried failure too) but the one refused for good.
+    refused = any(s.edge.trigger == "connect_failed" and s.edge.dest == "disconnected"
+                  for s in path)
+    assert result.media.startswith("checked") != refused, result.media
+
+
+class NeverSaysReconnected(AiortcTransport):
+    """A broken adapter: it resumes, and never tells the room so."""
+
+    def _emit(self, event: Event) -> None:
+        if not isinstance(event, RoomReconnected):
+            super()._emit(event)
+
+
+class NeverRefeedsAfterResume(AiortcTransport):
+    """A broken adapter: after a resume it ignores the server's new subscription offers, so
+    its subscriptions stay ``subscribed`` with no media under them."""
+
+    resumed = False
+
+    def _emit(self, event: Event) -> None:
+        if isinstance(event, RoomReconnected):
+            self.resumed = True
+        super()._emit(event)
+
+    async def _answer(self, ws: Any, offer: Any) -> None:
+        if not self.resumed:
+            await super()._answer(ws, offer)
+
+
+def _path_to(key: str) -> Path:
+    return next(path for path in room_paths() if path_id(path) == key)
+
+
+async def test_a_transport_that_never_says_reconnected_fails_naming_the_edge() -> None:
+    async with AiortcHarness(NeverSaysReconnected) as harness:
+        with pytest.raises(ConformanceFailure) as info:
+            await check_path(harness, _path_to("room:reconnecting--reconnected-->connected"))
+    assert info.value.edge == "room:reconnecting--reconnected-->connected"
+
+
+async def test_a_transport_that_never_refeeds_after_a_resume_fails_on_media() -> None:
+    async with AiortcHarness(NeverRefeedsAfterResume) as harness:
+        with pytest.raises(MediaFailure, match=r"after step 4 \(room:reconnecting--reconnected"
+                                               r"-->connected\) .* received 0 frame"):
+            await check_path(harness, _path_to("room:reconnecting--reconnected-->connected"))

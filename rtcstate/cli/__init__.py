@@ -3,8 +3,9 @@
 Every command prints readable, coloured output by default and one JSON document (or one JSON
 object per line, for streams) with ``--json``; a bad argument is one line on stderr and exit
 status 2. One module per command group: :mod:`.errors`, :mod:`.demo`, :mod:`.specs`
-(``diagrams``, ``paths``), :mod:`.webrtc` (``serve``, ``token``, ``join``); each only parses
-arguments and calls the library (the stories are in :mod:`rtcstate.demos`).
+(``diagrams``, ``paths``), :mod:`.conformance`, :mod:`.webrtc` (``serve``, ``token``,
+``join``); each only parses arguments and calls the library (the stories are in
+:mod:`rtcstate.demos`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 
 import typer
 
-from rtcstate.cli import demo, errors, specs, webrtc
+from rtcstate.cli import conformance, demo, errors, specs, webrtc
 
 __all__ = ["app", "main"]
 
@@ -26,8 +27,8 @@ app = typer.Typer(
 )
 
 # The commands, in the order ``rtcstate --help`` lists them.
-for command in (errors.errors, demo.demo, specs.diagrams, specs.paths, webrtc.serve,
-                webrtc.token, webrtc.join):
+for command in (errors.errors, demo.demo, specs.diagrams, specs.paths,
+                conformance.conformance, webrtc.serve, webrtc.token, webrtc.join):
     app.command()(command)
 
 

@@ -39,8 +39,10 @@ from rtcstate.testing.paths import Path, shortest_path_to
 __all__ = [
     "ConformanceFailure",
     "ConformanceHarness",
+    "MediaFailure",
     "MemoryHarness",
     "PathCheck",
+    "PathResult",
     "check_path",
     "path_id",
     "room_paths",
@@ -53,7 +55,14 @@ OPTIONS = ConnectOptions(room_name=ROOM, identity=IDENTITY, reconnect=ReconnectP
 
 
 class ConformanceHarness(Protocol):
-    """What the suite needs from an adapter's world to act out a path."""
+    """What the suite needs from an adapter's world to act out a path.
+
+    Two members are optional: ``options`` (the :class:`ConnectOptions` the room joins with;
+    :data:`OPTIONS` by default: a real-time harness shortens the windows there), and
+    ``async check_media(room) -> None``, called after every step while the room is connected,
+    which raises :class:`MediaFailure` when media does not flow as the states say. A harness
+    without it gets results that say media was not checked.
+    """
 
     def transport(self) -> Transport:
         """A new client of the service under test."""
@@ -95,6 +104,20 @@ class ConformanceFailure(AssertionError):
             f"did not take {edge}")
         super().__init__(f"the adapter {what}: expected the room to go "
                          f"{_show(expected)}, it went {_show(seen) or 'nowhere'}")
+
+
+class MediaFailure(AssertionError):
+    """The states say media flows, and it does not (a ``subscribed`` track without frames)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathResult:
+    """What checking one path found: the path, its steps, and whether media was checked."""
+
+    path: str
+    steps: int
+    media: str
+    """``"checked after N steps"``, or why it was not (``"not checked: ..."``)."""
 
 
 def _show(steps: Sequence[tuple[str | None, str, str]]) -> str:
@@ -155,7 +178,7 @@ class _Run:
         elif trigger == "reconnected":
             await self.harness.restore(IDENTITY)
         elif trigger == "disconnected" and step.edge.source == "reconnecting":
-            await self.harness.advance(OPTIONS.reconnect.window + 1)
+            await self.harness.advance(_options(self.harness).reconnect.window + 1)
         elif trigger == "disconnected":
             assert isinstance(event, RoomDisconnected)
             assert event.error_code in (53002, 53205)
@@ -177,12 +200,12 @@ class PathCheck:
 
     __slots__ = ("_awaited", "_run", "description")
 
-    def __init__(self, run: Coroutine[object, object, None], description: str) -> None:
+    def __init__(self, run: Coroutine[object, object, PathResult], description: str) -> None:
         self._run = run
         self._awaited = False
         self.description = description
 
-    def __await__(self) -> Generator[object, None, None]:
+    def __await__(self) -> Generator[object, None, PathResult]:
         self._awaited = True
         return self._run.__await__()
 
@@ -194,18 +217,26 @@ class PathCheck:
                           RuntimeWarning, stacklevel=1)
 
 
+def _options(harness: ConformanceHarness) -> ConnectOptions:
+    options = getattr(harness, "options", OPTIONS)
+    assert isinstance(options, ConnectOptions)
+    return options
+
+
 def check_path(harness: ConformanceHarness, path: Path) -> PathCheck:
     """Act ``path`` out on the harness's adapter and check every step: **await** the result
-    (``await check_path(harness, path)``); nothing runs until then.
+    (``result = await check_path(harness, path)``, a :class:`PathResult`); nothing runs until
+    then.
 
     Raises (when awaited):
         ConformanceFailure: naming the first edge the adapter did not take.
+        MediaFailure: naming the step after which media did not flow as the states say.
     """
     return PathCheck(_check_path(harness, path), f"check_path(<{type(harness).__name__}>, "
                                                  f"{path_id(path)})")
 
 
-async def _check_path(harness: ConformanceHarness, path: Path) -> None:
+async def _check_path(harness: ConformanceHarness, path: Path) -> PathResult:
     # The join runs to `connected` or `disconnected` in one go; a path ending earlier is a
     # prefix of that run.
     joined = next((i + 1 for i, s in enumerate(path) if s.edge.dest in ("connected",
@@ -218,17 +249,41 @@ async def _check_path(harness: ConformanceHarness, path: Path) -> None:
     dispatcher = harness.dispatcher()
     dispatcher.on_change(lambda change: seen.append(change) if change.machine == "room" else None)
     run = _Run(harness, path, seen)
+    check_media = getattr(harness, "check_media", None)
+    media_checks = 0
+
+    async def media_after(index: int, room: Room) -> None:
+        nonlocal media_checks
+        if check_media is None or room.state != "connected":
+            return
+        try:
+            await check_media(room)
+        except MediaFailure as exc:
+            step = path[index - 1].edge.key if index else "the join"
+            raise MediaFailure(f"after step {index} ({step}) of {path_id(path)}: {exc}") from None
+        media_checks += 1
+
     try:
-        async with connect(harness.transport(), OPTIONS, dispatcher=dispatcher) as room:
+        async with connect(harness.transport(), _options(harness),
+                           dispatcher=dispatcher) as room:
             if joined < len(path):
                 run.expect(joined)
+            await media_after(joined, room)
             for index in range(joined, len(path)):
                 await run.cause(room, index)
                 run.expect(index + 1)
+                await media_after(index + 1, room)
     except CatalogError:
         pass  # a join that fails is checked below, like any other path
     del seen[len(path):]  # leaving the room adds its own steps after the path
     run.expect(len(path))
+    if check_media is None:
+        media = f"not checked: {type(harness).__name__} has no check_media"
+    elif media_checks:
+        media = f"checked after {media_checks} step(s)"
+    else:
+        media = "not checked: the room was never connected on this path"
+    return PathResult(path_id(path), len(path), media)
 
 
 class MemoryHarness:

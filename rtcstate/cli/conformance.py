@@ -1,0 +1,94 @@
+"""``rtcstate conformance``: every generated Room path on a transport, as a table."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rtcstate.cli._output import quiet_logs, require_aiortc
+
+if TYPE_CHECKING:
+    from rtcstate.testing.aiortc import AiortcHarness
+
+__all__ = ["conformance"]
+
+
+def conformance(
+    transport: Annotated[str, typer.Option(
+        help="'memory' (the in-memory service, virtual time) or 'aiortc' (the reference room "
+             "server on loopback, real WebRTC; about a minute).")] = "memory",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per path.")] = False,
+) -> None:
+    """Act out every generated Room path on a transport and check each step (and media)."""
+    import anyio
+
+    from rtcstate.testing.conformance import (
+        MemoryHarness,
+        check_path,
+        path_id,
+        room_paths,
+    )
+
+    if transport not in ("memory", "aiortc"):
+        Console(stderr=True).print(f"[red]rtcstate conformance:[/red] --transport is 'memory' "
+                                   f"or 'aiortc', not {transport!r}")
+        raise typer.Exit(2)
+    if transport == "aiortc":
+        require_aiortc("conformance")
+    quiet_logs(False)
+
+    def harness() -> MemoryHarness | AiortcHarness:
+        if transport == "aiortc":
+            from rtcstate.testing.aiortc import AiortcHarness
+
+            return AiortcHarness()
+        return MemoryHarness()
+
+    rows: list[dict[str, object]] = []
+
+    async def run() -> None:
+        for path in room_paths():
+            started = time.monotonic()
+            row: dict[str, object] = {"path": path_id(path), "steps": len(path)}
+            try:
+                async with harness() as h:
+                    result = await check_path(h, path)
+                row |= {"result": "pass", "media": result.media}
+            except AssertionError as exc:  # ConformanceFailure, MediaFailure
+                row |= {"result": "fail", "media": "", "detail": str(exc)}
+            row["seconds"] = round(time.monotonic() - started, 3)
+            rows.append(row)
+            if as_json:
+                typer.echo(json.dumps(row))
+
+    anyio.run(run)
+    failed = [row for row in rows if row["result"] == "fail"]
+    if not as_json:
+        table = Table(title=f"conformance on {transport}: {len(rows) - len(failed)} of "
+                            f"{len(rows)} paths pass", title_justify="left")
+        for column in ("path", "steps", "result", "s", "media checked"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            table.add_row(str(row["path"]).removeprefix("room:"), str(row["steps"]),
+                          "[green]pass[/green]" if row["result"] == "pass" else "[red]fail[/red]",
+                          f"{row['seconds']:.1f}", _short_media(str(row["media"])))
+        console = Console(soft_wrap=True)
+        console.print(table)
+        unchecked = {str(row["media"]) for row in rows if str(row["media"]).startswith("not")}
+        for reason in sorted(unchecked):
+            console.print(f"[dim]{reason}[/dim]")
+        for row in failed:
+            console.print(f"[red]{row['path']}[/red]: {row['detail']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _short_media(media: str) -> str:
+    if media.startswith("checked after "):
+        return f"after {media.split()[2]}"
+    return "no" if media else ""
