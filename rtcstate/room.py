@@ -516,6 +516,7 @@ class Room:
             machine = self.dispatcher.machines.get((kind, id))
             if machine is not None and machine.is_terminal:
                 self.dispatcher.remove(machine)
+                self._latest.pop((kind, id), None)
 
         self._forgetting[(kind, id)] = clock.call_later(retention, forget)
 

@@ -219,6 +219,7 @@ async def test_departed_participants_and_their_tracks_are_forgotten_after_the_re
         assert alice.participants == {}
         assert alice.remote_tracks == {}
         assert len(alice.dispatcher.machines) == 1  # the room itself
+        assert set(alice._latest) == {("room", ROOM)}  # wait_for's record forgets them too
         assert service.rooms == [ROOM]
     assert service.rooms == []  # the last one out: the ad-hoc room is gone
 
