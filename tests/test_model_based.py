@@ -23,7 +23,9 @@ from rtcstate.testing.conformance import (
     ConformanceFailure,
     MemoryHarness,
     check_path,
+    path_from_json,
     path_id,
+    path_to_json,
     room_paths,
 )
 from rtcstate.testing.paths import (
@@ -202,6 +204,45 @@ async def test_a_broken_adapter_is_caught_naming_the_missing_transition() -> Non
     found = failures["room:reconnecting--reconnected-->connected"]
     assert found.edge == "room:reconnecting--reconnected-->connected"
     assert "did not take room:reconnecting--reconnected-->connected" in str(found)
+    replayed = path_from_json(found.replay)  # the failing path, as a fixture
+    assert path_id(replayed) == "room:reconnecting--reconnected-->connected"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
+def test_every_path_round_trips_through_its_json_fixture(path: Path) -> None:
+    again = path_from_json(path_to_json(path))
+    assert [(s.edge, s.event) for s in again] == [(s.edge, s.event) for s in path]
+
+
+@pytest.mark.parametrize("text", ["not json", '{"steps": [{"edge": "room:nowhere"}]}',
+                                  '{"steps": [{"edge": "room:idle--connect-->connecting", '
+                                  '"event": {"type": "room.teleport"}}]}', "[]"])
+def test_a_fixture_that_is_not_one_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="not a conformance path fixture"):
+        path_from_json(text)
+
+
+def test_the_cli_saves_a_failing_path_and_replays_it(tmp_path: pathlib.Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtcstate.testing import conformance
+
+    monkeypatch.setattr(conformance, "MemoryHarness",
+                        lambda: MemoryHarness(NeverReconnects))
+    failed = runner.invoke(app, ["conformance", "--save", str(tmp_path)],
+                           env={"COLUMNS": "120"})
+    assert failed.exit_code == 1
+    assert "10 of 11 paths pass" in failed.stdout
+    (fixture,) = tmp_path.glob("*.json")
+    assert "--replay" in failed.stdout
+    again = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json"])
+    assert again.exit_code == 1
+    (row,) = [json.loads(line) for line in again.stdout.splitlines()]
+    assert (row["path"], row["result"]) == ("room:reconnecting--reconnected-->connected", "fail")
+    monkeypatch.undo()
+    fixed = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json"])
+    assert fixed.exit_code == 0
+    bad = runner.invoke(app, ["conformance", "--replay", str(tmp_path / "missing.json")])
+    assert bad.exit_code == 2
 
 
 def test_paths_cli() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,6 +24,11 @@ def conformance(
         help="'memory' (the in-memory service, virtual time) or 'aiortc' (the reference room "
              "server on loopback, real WebRTC; about a minute).")] = "memory",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per path.")] = False,
+    replay: Annotated[Path | None, typer.Option(
+        help="Run only the path in this fixture (one a failed run saved).")] = None,
+    save: Annotated[Path, typer.Option(
+        help="Where a failing path is saved, as a fixture for --replay.")]
+    = Path("conformance-failures"),
 ) -> None:
     """Act out every generated Room path on a transport and check each step (and media)."""
     import anyio
@@ -30,6 +36,7 @@ def conformance(
     from rtcstate.testing.conformance import (
         MemoryHarness,
         check_path,
+        path_from_json,
         path_id,
         room_paths,
     )
@@ -41,6 +48,14 @@ def conformance(
     if transport == "aiortc":
         require_aiortc("conformance")
     quiet_logs(False)
+    paths = room_paths()
+    if replay is not None:
+        try:
+            paths = [path_from_json(replay.read_text(encoding="utf-8"))]
+        except (OSError, ValueError) as exc:
+            Console(stderr=True, soft_wrap=True).print(
+                f"[red]rtcstate conformance:[/red] --replay {replay}: {exc}")
+            raise typer.Exit(2) from None
 
     def harness() -> MemoryHarness | AiortcHarness:
         if transport == "aiortc":
@@ -52,7 +67,7 @@ def conformance(
     rows: list[dict[str, object]] = []
 
     async def run() -> None:
-        for path in room_paths():
+        for path in paths:
             started = time.monotonic()
             row: dict[str, object] = {"path": path_id(path), "steps": len(path)}
             try:
@@ -61,6 +76,13 @@ def conformance(
                 row |= {"result": "pass", "media": result.media}
             except AssertionError as exc:  # ConformanceFailure, MediaFailure
                 row |= {"result": "fail", "media": "", "detail": str(exc)}
+                fixture = getattr(exc, "replay", "")
+                if fixture:
+                    save.mkdir(parents=True, exist_ok=True)
+                    saved = save / (path_id(path).replace(":", "_").replace(">", "")
+                                    .replace("--", "_") + ".json")
+                    saved.write_text(fixture, encoding="utf-8")
+                    row["saved"] = str(saved)
             row["seconds"] = round(time.monotonic() - started, 3)
             rows.append(row)
             if as_json:
@@ -84,6 +106,9 @@ def conformance(
             console.print(f"[dim]{reason}[/dim]")
         for row in failed:
             console.print(f"[red]{row['path']}[/red]: {row['detail']}")
+            if "saved" in row:
+                console.print(f"  saved: {row['saved']} (rtcstate conformance --transport "
+                              f"{transport} --replay {row['saved']})")
     if failed:
         raise typer.Exit(1)
 

@@ -117,6 +117,7 @@ class _Track:
     pc: RTCPeerConnection | None = None
     source: MediaStreamTrack | None = None
     last_frame: float = field(default_factory=time.monotonic)
+    frames: int = 0
     warned: bool = False
     announced: bool = False
     watch: anyio.CancelScope | None = None
@@ -308,6 +309,15 @@ class RoomServer:
         """Identities in ``room`` (interrupted ones included), in the order they joined."""
         found = self._rooms.get(room)
         return [p.identity for p in found.participants.values()] if found else []
+
+    def frames_from(self, identity: str, track_name: str) -> int:
+        """Frames the server has received on ``identity``'s published track ``track_name``
+        (across its reconnections); 0 if there is no such track."""
+        for room in self._rooms.values():
+            for participant in room.participants.values():
+                if participant.identity == identity and track_name in participant.tracks:
+                    return participant.tracks[track_name].frames
+        return 0
 
     @property
     def rooms(self) -> list[str]:
@@ -720,6 +730,7 @@ class RoomServer:
                 while True:
                     await reader.recv()
                     track.last_frame = time.monotonic()
+                    track.frames += 1
                     if track.warned:
                         track.warned = False
                         await self._warn(track, cleared=True)

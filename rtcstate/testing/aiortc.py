@@ -7,9 +7,10 @@ under test has media to receive; the server's fault API makes the service-side s
 again). The windows are short (:data:`AIORTC_OPTIONS`: a 2 s reconnect window, 0.2 s retry
 back-off), so every generated Room path costs seconds of real time.
 
-After every step while the room is connected, :meth:`AiortcHarness.check_media` checks that
-the peer's track is ``subscribed`` and its frames arrive: :data:`MEDIA_BOUND` seconds at most
-(the same bound after a resume as after the join)::
+After every step while the room is connected, :meth:`AiortcHarness.check_media` checks media
+both ways, :data:`MEDIA_BOUND` seconds at most (the same bound after a resume as after the
+join): the peer's track is ``subscribed`` and its frames arrive, and the room's own camera
+(published at the first check) reaches the server::
 
     async with AiortcHarness() as harness:
         result = await check_path(harness, path)   # result.media: "checked after 2 step(s)"
@@ -96,14 +97,16 @@ class AiortcHarness:
         await anyio.sleep(seconds)  # real time: the windows above keep it to seconds
 
     async def check_media(self, room: Room) -> None:
-        """The peer's track is subscribed and at least a few frames arrive, within
-        :data:`MEDIA_BOUND` seconds.
+        """Media flows both ways, within :data:`MEDIA_BOUND` seconds: the peer's track is
+        subscribed and its frames arrive; the room's own ``camera`` (published at the first
+        check) is published and its frames reach the server.
 
         Raises:
-            MediaFailure: it is not subscribed, or no frames came.
+            MediaFailure: naming what did not flow.
         """
         transport = room.transport
         assert isinstance(transport, AiortcTransport)
+        await self._check_sending(room)
         subscribed = await room.wait_until(
             lambda: any(t.state == "subscribed" for t in room.remote_tracks.values()),
             within=MEDIA_BOUND)
@@ -119,6 +122,22 @@ class AiortcHarness:
             if arrived < _FRAMES:
                 raise MediaFailure(f"remote track {sid} is subscribed but received {arrived} "
                                    f"frame(s) in {MEDIA_BOUND} s")
+
+    async def _check_sending(self, room: Room) -> None:
+        if "camera" not in room.local_tracks:
+            await room.publish("camera", "video")
+        published = await room.wait_until(
+            lambda: room.local_tracks["camera"].state == "published", within=MEDIA_BOUND)
+        if not published:
+            raise MediaFailure(f"the room's camera was not published within {MEDIA_BOUND} s")
+        before = self.server.frames_from(IDENTITY, "camera")
+        with anyio.move_on_after(MEDIA_BOUND):
+            while self.server.frames_from(IDENTITY, "camera") < before + _FRAMES:  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # the server is in-process: poll its counter
+        arrived = self.server.frames_from(IDENTITY, "camera") - before
+        if arrived < _FRAMES:
+            raise MediaFailure(f"the room's published camera reached the server with "
+                               f"{arrived} frame(s) in {MEDIA_BOUND} s")
 
     async def __aenter__(self) -> Self:
         await self._stack.enter_async_context(self.server)

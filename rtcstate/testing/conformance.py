@@ -19,8 +19,9 @@ and warns (``RuntimeWarning``) everywhere: a check that did not run can never lo
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -28,13 +29,15 @@ from typing import Literal, Protocol, Self
 from rtcstate.adapters.base import Transport
 from rtcstate.adapters.memory import MemoryRoomService, MemoryTransport
 from rtcstate.dispatcher import Dispatcher
-from rtcstate.errors import CatalogError
+from rtcstate.errors import CatalogError, InvalidEvent
+from rtcstate.models.events import parse_event
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
 from rtcstate.models.room import RoomConnectFailed, RoomDisconnected, RoomReconnecting
 from rtcstate.models.state_change import StateChange
 from rtcstate.room import Room, connect
+from rtcstate.statemachines import SPECS
 from rtcstate.statemachines.room import ROOM_SPEC, RoomMachine
-from rtcstate.testing.paths import Path, shortest_path_to
+from rtcstate.testing.paths import Path, PathStep, shortest_path_to
 
 __all__ = [
     "ConformanceFailure",
@@ -44,7 +47,9 @@ __all__ = [
     "PathCheck",
     "PathResult",
     "check_path",
+    "path_from_json",
     "path_id",
+    "path_to_json",
     "room_paths",
 ]
 
@@ -93,7 +98,10 @@ class ConformanceFailure(AssertionError):
         edge: the key of the edge that did not happen (``room:reconnecting--reconnected-->...``),
             or, with ``unexpected``, of the edge that happened where the model has none.
         seen: the room's ``(source, event, dest)`` steps as they happened.
+        replay: the path as a JSON fixture (:func:`path_from_json`), set by :func:`check_path`.
     """
+
+    replay: str = ""
 
     def __init__(self, edge: str, expected: Sequence[tuple[str | None, str, str]],
                  seen: Sequence[tuple[str | None, str, str]], *, unexpected: bool = False) -> None:
@@ -107,7 +115,13 @@ class ConformanceFailure(AssertionError):
 
 
 class MediaFailure(AssertionError):
-    """The states say media flows, and it does not (a ``subscribed`` track without frames)."""
+    """The states say media flows, and it does not (a ``subscribed`` track without frames).
+
+    Attributes:
+        replay: the path as a JSON fixture (:func:`path_from_json`), set by :func:`check_path`.
+    """
+
+    replay: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +156,27 @@ def room_paths() -> list[Path]:
         assert path is not None, f"{edge.key} is unreachable"
         paths.append(path)
     return paths
+
+
+def path_to_json(path: Path) -> str:
+    """``path`` as a replayable JSON fixture: each step's edge key and event."""
+    return json.dumps({"steps": [{"edge": step.edge.key,
+                                  "event": step.event.model_dump(mode="json")}
+                                 for step in path]}, indent=2)
+
+
+def path_from_json(text: str) -> Path:
+    """The path a :func:`path_to_json` fixture holds.
+
+    Raises:
+        ValueError: the fixture is not one (bad JSON, an unknown edge, an invalid event).
+    """
+    edges = {edge.key: edge for spec in SPECS.values() for edge in spec.edges()}
+    try:
+        steps = json.loads(text)["steps"]
+        return [PathStep(edges[step["edge"]], parse_event(step["event"])) for step in steps]
+    except (json.JSONDecodeError, KeyError, TypeError, InvalidEvent) as exc:
+        raise ValueError(f"not a conformance path fixture: {type(exc).__name__}: {exc}") from exc
 
 
 def path_id(path: Path) -> str:
@@ -264,6 +299,29 @@ async def _check_path(harness: ConformanceHarness, path: Path) -> PathResult:
         media_checks += 1
 
     try:
+        await _act_out(harness, path, run, joined, dispatcher, media_after)
+    except (ConformanceFailure, MediaFailure) as exc:
+        exc.replay = path_to_json(path)
+        raise
+    del seen[len(path):]  # leaving the room adds its own steps after the path
+    try:
+        run.expect(len(path))
+    except ConformanceFailure as exc:
+        exc.replay = path_to_json(path)
+        raise
+    if check_media is None:
+        media = f"not checked: {type(harness).__name__} has no check_media"
+    elif media_checks:
+        media = f"checked after {media_checks} step(s)"
+    else:
+        media = "not checked: the room was never connected on this path"
+    return PathResult(path_id(path), len(path), media)
+
+
+async def _act_out(harness: ConformanceHarness, path: Path, run: _Run, joined: int,
+                   dispatcher: Dispatcher,
+                   media_after: Callable[[int, Room], Awaitable[None]]) -> None:
+    try:
         async with connect(harness.transport(), _options(harness),
                            dispatcher=dispatcher) as room:
             if joined < len(path):
@@ -275,15 +333,6 @@ async def _check_path(harness: ConformanceHarness, path: Path) -> PathResult:
                 await media_after(index + 1, room)
     except CatalogError:
         pass  # a join that fails is checked below, like any other path
-    del seen[len(path):]  # leaving the room adds its own steps after the path
-    run.expect(len(path))
-    if check_media is None:
-        media = f"not checked: {type(harness).__name__} has no check_media"
-    elif media_checks:
-        media = f"checked after {media_checks} step(s)"
-    else:
-        media = "not checked: the room was never connected on this path"
-    return PathResult(path_id(path), len(path), media)
 
 
 class MemoryHarness:
