@@ -234,12 +234,15 @@ def test_the_cli_saves_a_failing_path_and_replays_it(tmp_path: pathlib.Path,
     assert "10 of 11 paths pass" in failed.stdout
     (fixture,) = tmp_path.glob("*.json")
     assert "--replay" in failed.stdout
-    again = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json"])
+    again = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json",
+                                "--save", str(tmp_path / "again")])
     assert again.exit_code == 1
     (row,) = [json.loads(line) for line in again.stdout.splitlines()]
     assert (row["path"], row["result"]) == ("room:reconnecting--reconnected-->connected", "fail")
+    assert row["saved"].startswith(str(tmp_path / "again"))
     monkeypatch.undo()
-    fixed = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json"])
+    fixed = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json",
+                                "--save", str(tmp_path / "fixed")])
     assert fixed.exit_code == 0
     bad = runner.invoke(app, ["conformance", "--replay", str(tmp_path / "missing.json")])
     assert bad.exit_code == 2
