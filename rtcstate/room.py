@@ -18,12 +18,12 @@ disconnect is a :class:`StateChange` carrying the catalog error, as in the guide
 The lost-room rule: the moment the Room machine reaches ``disconnected`` (left, lost, or never
 joined), every other machine of the room ends in the same step, before any other event is
 processed: local tracks, then remote tracks, then participants, each in the order they were
-made. A lost Room's error travels with them (``room_lost``, carrying 53001, 53002, 53205 or
-53405); when the application left, or joining failed, they end as they would on their own
-(``stop``, ``unpublished``, ``disconnected``). From then on every event the transport still
-emits is rejected (reason ``source_closed``), and every local action raises
-:class:`~rtcstate.errors.RoomEnded`. Leaving the block disconnects (if still connected) and
-cancels every task it started.
+made. A lost Room's error travels with them (``room_lost``, carrying its code of phase
+"disconnect": 53001, 53002, 53205, 53405, 53118, ...); when the application left, or joining
+failed, they end as they would on their own (``stop``, ``unpublished``, ``disconnected``).
+From then on every event the transport still emits is rejected (reason ``source_closed``), and
+every local action raises :class:`~rtcstate.errors.RoomEnded`. Leaving the block disconnects
+(if still connected) and cancels every task it started.
 """
 
 from __future__ import annotations
@@ -132,7 +132,6 @@ class Room:
         self._pumped = 0
         self._actions_pending = 0
         self._changed: anyio.Event | None = None  # made only while wait_until waits
-        self._last_error: catalog.CatalogEntry | None = None
         self._leaving = False
         self._forgetting: dict[tuple[str, str], TimerHandle] = {}
 
@@ -402,7 +401,7 @@ class Room:
 
     def _require_live(self, action: str) -> None:
         if self.machine.is_terminal:
-            raise RoomEnded(self.name, self.state, action, self._last_error)
+            raise RoomEnded(self.name, self.state, action, self.error)
 
     def _end_machines(self, error: catalog.CatalogEntry | None) -> None:
         """The lost-room rule: every other machine of the room ends in this very step."""
@@ -494,8 +493,6 @@ class Room:
                     "disconnected", "unpublished") and not self.machine.is_terminal:
                 self._forget_later(change.machine, change.id)
             return
-        if change.error is not None:
-            self._last_error = change.error
         if change.dest == "connecting" and change.event == "retry":
             self._queue_action("connect")
         elif change.dest == "disconnected":
@@ -555,7 +552,7 @@ class Room:
         ended = await self.wait_until(lambda: self.state in ("connected", "disconnected"),
                                       within=within)
         if self.state == "disconnected":
-            raise error_for(self._last_error or catalog.by_code(53000)[0], "joining failed")
+            raise error_for(self.error or catalog.by_code(53000)[0], "joining failed")
         if not ended:
             await self.disconnect()
             raise error_for(catalog.by_code(53000)[0], f"no answer within {within} s")

@@ -145,6 +145,6 @@ class LocalTrackStop(LocalTrackEvent):
 
 
 class LocalTrackRoomLost(LocalTrackEvent, RoomLostEvent):
-    """The Room was lost (53001, 53002, 53205, 53405): the track is stopped with it."""
+    """The Room was lost (any code of phase "disconnect"): the track is stopped with it."""
 
     type: Literal["local_track.room_lost"] = "local_track.room_lost"

@@ -144,15 +144,14 @@ async def _close_now(pc: RTCPeerConnection) -> None:
         await pc.close()
 
 
-def _with_code(cls: type[RoomConnectFailed | RoomDisconnected], room_name: str,
-               code: int | None, fallback: int, message: str) -> Event:
-    """``cls`` carrying the server's ``code``, or ``fallback`` if the catalog has no such error
-    for that event (the server's code is kept in the message)."""
+def _with_code(cls: type[RoomConnectFailed | RoomDisconnected | LocalTrackPublishFailed],
+               fields: dict[str, Any], code: int | None, fallback: int, message: str) -> Event:
+    """``cls`` with ``fields``, carrying the server's ``code``, or ``fallback`` if the catalog
+    has no such error for that event (the server's code is kept in the message)."""
     try:
-        return cls.model_validate({"room_name": room_name, "error_code": code,
-                                   "message": message})
+        return cls.model_validate({**fields, "error_code": code, "message": message})
     except ValidationError:
-        return cls.model_validate({"room_name": room_name, "error_code": fallback,
+        return cls.model_validate({**fields, "error_code": fallback,
                                    "message": f"{message} ({code})"})
 
 
@@ -278,8 +277,8 @@ class AiortcTransport:
         if isinstance(answer, Refused):  # the token, the names, the room: the join's end
             await ws.close()
             _log.info("join_refused", room=options.room_name, code=answer.code)
-            self._emit(_with_code(RoomConnectFailed, options.room_name, answer.code, 53000,
-                                  answer.message))
+            self._emit(_with_code(RoomConnectFailed, {"room_name": options.room_name},
+                                  answer.code, 53000, answer.message))
             return
         if not isinstance(answer, Joined):
             await ws.close()
@@ -317,13 +316,7 @@ class AiortcTransport:
     async def unpublish(self, track_name: str) -> None:
         """Stop publishing a track: close its peer connection and stop its media."""
         self._check_open()
-        self._publishing.pop(track_name, None)
-        self._announced.discard(track_name)
-        async with self._negotiating:
-            await self._close_publisher(track_name)
-        media = self.local_media.pop(track_name, None)
-        if media is not None:
-            media.stop()
+        await self._drop_publication(track_name)
         ws = self._ws
         if ws is not None:
             with contextlib.suppress(ConnectionClosed):
@@ -396,8 +389,8 @@ class AiortcTransport:
                 reason = await self._signal(ws)
                 self._ws = None
                 if reason is not None:  # the server ended the session
-                    self._emit(_with_code(RoomDisconnected, options.room_name, reason, 53001,
-                                          "ended by the server"))
+                    self._emit(_with_code(RoomDisconnected, {"room_name": options.room_name},
+                                          reason, 53001, "ended by the server"))
                     break
                 if self._leaving:
                     break
@@ -408,7 +401,8 @@ class AiortcTransport:
                 if resumed is None:  # left meanwhile
                     break
                 if isinstance(resumed, int):  # the server's verdict: 53001, 53002 or 53205
-                    self._emit(_with_code(RoomDisconnected, options.room_name, resumed, 53001,
+                    self._emit(_with_code(RoomDisconnected, {"room_name": options.room_name},
+                                          resumed, 53001,
                                           "the server no longer holds the session"))
                     break
                 ws, room_now = resumed
@@ -553,25 +547,24 @@ class AiortcTransport:
 
     async def _publish_refused(self, refusal: PublishRefused) -> None:
         """The server refused a publication: forget it, and tell why (its catalog code)."""
-        kind = self._publishing.pop(refusal.name, None)
+        kind = await self._drop_publication(refusal.name)
         if kind is None:
             return  # unpublished meanwhile
-        self._announced.discard(refusal.name)
+        _log.info("publish_refused", track=refusal.name, code=refusal.code)
+        self._emit(_with_code(LocalTrackPublishFailed, {"track_name": refusal.name, "kind": kind},
+                              refusal.code, 53300, refusal.message))
+
+    async def _drop_publication(self, name: str) -> TrackKind | None:
+        """Forget publication ``name``: its connection closed, its media stopped. Returns its
+        kind, or ``None`` if it was not being published."""
+        kind = self._publishing.pop(name, None)
+        self._announced.discard(name)
         async with self._negotiating:
-            await self._close_publisher(refusal.name)
-        media = self.local_media.pop(refusal.name, None)
+            await self._close_publisher(name)
+        media = self.local_media.pop(name, None)
         if media is not None:
             media.stop()
-        _log.info("publish_refused", track=refusal.name, code=refusal.code)
-        fields: dict[str, Any] = {"track_name": refusal.name, "kind": kind,
-                                  "message": refusal.message}
-        try:
-            self._emit(LocalTrackPublishFailed.model_validate(
-                {**fields, "error_code": refusal.code}))
-        except ValidationError:  # a code the catalog does not list for publications
-            self._emit(LocalTrackPublishFailed(
-                **{**fields, "message": f"{refusal.message} ({refusal.code})"},
-                error_code=53300))
+        return kind
 
     async def _answer(self, ws: ClientConnection, offer: Offer) -> None:
         info = offer.track
