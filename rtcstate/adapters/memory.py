@@ -32,19 +32,13 @@ from rtcstate import catalog
 from rtcstate.adapters.base import CapturedMedia, MediaConstraints
 from rtcstate.clock import VirtualClock, VirtualTime
 from rtcstate.errors import error_for
-from rtcstate.limits import (
-    MAX_PUBLICATIONS,
-    identity_refusal,
-    room_name_refusal,
-    track_name_refusal,
-)
+from rtcstate.limits import MAX_PUBLICATIONS, join_refusal, publication_refusal
 from rtcstate.models.base import DeviceKind, Event, TrackKind
 from rtcstate.models.local_track import (
     LocalTrackPublished,
     LocalTrackPublishFailed,
     LocalTrackWarning,
     LocalTrackWarningsCleared,
-    PublishErrorCode,
 )
 from rtcstate.models.options import ConnectOptions
 from rtcstate.models.participant import (
@@ -309,7 +303,7 @@ class MemoryRoomService:
         scripted = self._failures.get(options.identity)
         if scripted:
             return scripted.pop(0)
-        refused = room_name_refusal(options.room_name) or identity_refusal(options.identity)
+        refused = join_refusal(options.room_name, options.identity)
         if refused is not None:
             return refused
         if self.busy:
@@ -326,7 +320,9 @@ class MemoryRoomService:
         participant = transport.participant
         if participant is None or participant.sid not in participant.room.participants:
             return  # left before the request arrived
-        refused = self._publication_refusal(participant, name)
+        refused = publication_refusal(
+            name, duplicate=name in participant.tracks,
+            full=len(participant.tracks) >= self.max_publications)
         if refused is not None:
             self._deliver(transport, LocalTrackPublishFailed(
                 track_name=name, kind=kind, error_code=refused,
@@ -339,17 +335,6 @@ class MemoryRoomService:
         for other in participant.room.participants.values():
             if other is not participant:
                 self._announce(track, other)
-
-    def _publication_refusal(self, participant: _Participant,
-                             name: str) -> PublishErrorCode | None:
-        refused = track_name_refusal(name)
-        if refused is not None:
-            return refused
-        if name in participant.tracks:
-            return 53304
-        if len(participant.tracks) >= self.max_publications:
-            return 53203
-        return None
 
     def _unpublish(self, transport: MemoryTransport, name: str) -> None:
         participant = transport.participant
@@ -627,9 +612,9 @@ class MemoryTransport:
     def emit(self, event: Event) -> None:
         """Put one event on the stream (the service's delivery path); dropped once closed."""
         if not self.closed:
-            if isinstance(event, RemoteTrackSubscribed):
-                self._media.setdefault(event.track_sid, SimulatedMedia(
-                    event.kind, event.track_sid, self._service.clock))
+            if isinstance(event, RemoteTrackSubscribed) and event.track_sid not in self._media:
+                self._media[event.track_sid] = SimulatedMedia(
+                    event.kind, event.track_sid, self._service.clock)
             elif isinstance(event, RemoteTrackUnsubscribed | RemoteTrackUnpublished):
                 media = self._media.pop(event.track_sid, None)
                 if media is not None:

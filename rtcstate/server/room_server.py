@@ -52,12 +52,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtcstate import catalog
 from rtcstate.errors import AccessTokenError
-from rtcstate.limits import (
-    MAX_PUBLICATIONS,
-    identity_refusal,
-    room_name_refusal,
-    track_name_refusal,
-)
+from rtcstate.limits import MAX_PUBLICATIONS, join_refusal, publication_refusal
 from rtcstate.logs import get_logger
 from rtcstate.models.base import TrackKind
 from rtcstate.server.protocol import (
@@ -513,7 +508,7 @@ class RoomServer:
         scripted = self._failures.get(identity)
         if scripted:
             return scripted.pop(0)
-        refused = room_name_refusal(room_name) or identity_refusal(identity)
+        refused = join_refusal(room_name, identity)
         if refused is not None:
             return refused
         room = self._rooms.get(room_name)
@@ -589,18 +584,12 @@ class RoomServer:
 
     # -- media -------------------------------------------------------------------------------
 
-    def _publication_refusal(self, participant: _Participant, name: str) -> int | None:
-        refused = track_name_refusal(name)
-        if refused is not None:
-            return refused
-        if name in participant.offered:
-            return 53304
-        if name not in participant.tracks and len(participant.tracks) >= self.max_publications:
-            return 53203
-        return None
-
     async def _publish(self, participant: _Participant, message: Publish) -> None:
-        refused = self._publication_refusal(participant, message.name)
+        # A track it published before a resume is offered again, and is not one more.
+        refused = publication_refusal(
+            message.name, duplicate=message.name in participant.offered,
+            full=(message.name not in participant.tracks
+                  and len(participant.tracks) >= self.max_publications))
         if refused is not None:
             _log.info("publish_refused", identity=participant.identity, code=refused)
             await self._send(participant, PublishRefused(
