@@ -26,7 +26,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,8 +52,7 @@ Phase = Literal["connect", "disconnect", "track", "api", "media", "warning", "pr
 """What an error ends or refuses: a join, a joined Room, one track, a REST API request (never
 raised to a client), acquiring a device, a warning, a device test (see ``catalog.toml``)."""
 
-PHASES: tuple[Phase, ...] = ("connect", "disconnect", "track", "api", "media", "warning",
-                             "preflight")
+PHASES: tuple[Phase, ...] = get_args(Phase)
 """Every phase, in the order the catalog lists them."""
 
 Source = Literal["table", "prose", "sdk"]

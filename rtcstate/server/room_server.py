@@ -308,11 +308,11 @@ class RoomServer:
     def frames_from(self, identity: str, track_name: str) -> int:
         """Frames the server has received on ``identity``'s published track ``track_name``
         (across its reconnections); 0 if there is no such track."""
-        for room in self._rooms.values():
-            for participant in room.participants.values():
-                if participant.identity == identity and track_name in participant.tracks:
-                    return participant.tracks[track_name].frames
-        return 0
+        try:
+            track = self._find(identity).tracks.get(track_name)
+        except LookupError:
+            return 0
+        return track.frames if track is not None else 0
 
     @property
     def rooms(self) -> list[str]:

@@ -116,7 +116,8 @@ def verify_access_token(token: str, secret: str, *, room: str, now: float | None
     if header.get("alg") != ALGORITHM or header.get("typ", "JWT") != "JWT":
         raise AccessTokenError.for_code(
             20102, f"the header must be alg {ALGORITHM}, typ JWT; not alg "
-                   f"{str(header.get('alg'))[:20]!r}, typ {str(header.get('typ'))[:20]!r}")
+                   f"{shorten(repr(header.get('alg')), 20)}, "
+                   f"typ {shorten(repr(header.get('typ')), 20)}")
     # Times and the issuer are checked below, each with its own code.
     options: jwt.types.Options = {"verify_exp": False, "verify_nbf": False,
                                   "verify_iat": False, "verify_iss": False, "require": []}
@@ -138,7 +139,8 @@ def verify_access_token(token: str, secret: str, *, room: str, now: float | None
         raise AccessTokenError.for_code(20106, "the token grants no room")
     if granted != room:
         raise AccessTokenError.for_code(
-            20106, f"the token is for room {granted[:64]!r}, not {room[:64]!r}")
+            20106, f"the token is for room {shorten(repr(granted), 64)}, not "
+                   f"{shorten(repr(room), 64)}")
     return AccessGrant(identity, granted)
 
 
