@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -35,10 +35,12 @@ from rtcstate.errors import error_for
 from rtcstate.limits import MAX_PUBLICATIONS, join_refusal, publication_refusal
 from rtcstate.models.base import DeviceKind, Event, TrackKind
 from rtcstate.models.local_track import (
+    PUBLISH_ERROR_CODES,
     LocalTrackPublished,
     LocalTrackPublishFailed,
     LocalTrackWarning,
     LocalTrackWarningsCleared,
+    PublishErrorCode,
 )
 from rtcstate.models.options import ConnectOptions
 from rtcstate.models.participant import (
@@ -50,6 +52,7 @@ from rtcstate.models.participant import (
 from rtcstate.models.remote_track import (
     RemoteTrackPublished,
     RemoteTrackSubscribed,
+    RemoteTrackSubscriptionFailed,
     RemoteTrackSwitchedOff,
     RemoteTrackSwitchedOn,
     RemoteTrackUnpublished,
@@ -117,6 +120,8 @@ class _Track:
     publisher: _Participant
     media_flowing: bool = True
     warned: bool = False
+    losses: int = 0  # media losses so far: which one a scheduled warning or end is for
+    subscribers: set[str] = field(default_factory=set)  # participant sids receiving it
 
 
 @dataclass(eq=False)
@@ -127,6 +132,9 @@ class _Participant:
     transport: MemoryTransport
     options: ConnectOptions
     tracks: dict[str, _Track] = field(default_factory=dict)
+    # (publisher identity, track name) it is not to be subscribed to: subscription rules
+    unsubscribed: set[tuple[str, str]] = field(default_factory=set)
+    failing_subscriptions: int = 0  # scripted: the next ones fail with 53407
 
 
 @dataclass(eq=False)
@@ -172,6 +180,7 @@ class MemoryRoomService:
         self.delivery = DeliveryStats()
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
+        self._publish_failures: dict[str, list[PublishErrorCode]] = {}
         self._interrupted: dict[str, int] = {}  # participant sid -> what broke: 53001 or 53405
         # participant sid -> 53002 or 53205, told when it resumes
         self._verdicts: dict[str, Literal[53002, 53205]] = {}
@@ -199,6 +208,14 @@ class MemoryRoomService:
         """Identities in ``room``, in the order they joined."""
         found = self._rooms.get(room)
         return [p.identity for p in found.participants.values()] if found else []
+
+    def track_sid(self, identity: str, track_name: str) -> str:
+        """The sid of ``identity``'s published track ``track_name``.
+
+        Raises:
+            LookupError: no such participant or track.
+        """
+        return self._find_track(identity, track_name).sid
 
     @property
     def rooms(self) -> list[str]:
@@ -245,26 +262,88 @@ class MemoryRoomService:
         self._tell_verdict(participant, 53002)
         self._remove(participant)
 
-    def lose_media(self, identity: str, track_name: str, *, duration: float) -> None:
-        """Stop the media of one published track for ``duration`` s.
+    def lose_media(self, identity: str, track_name: str, *, duration: float | None = None) -> None:
+        """Stop the media of one published track for ``duration`` s (``None``: until
+        :meth:`restore_media`).
 
         After ``media_lost_after`` s without media the publisher gets ``recording-media-lost``
         (if it asked for it); it is cleared when media resumes.
+
+        Raises:
+            LookupError: no such participant or track.
         """
-        participant = self._participant(identity)
-        track = participant.tracks[track_name]
+        track = self._find_track(identity, track_name)
         track.media_flowing = False
-        self.clock.call_later(self.media_lost_after, lambda: self._warn_if_still_lost(track))
-        self.clock.call_later(duration, lambda: self._resume_media(track))
+        track.losses += 1
+        loss = track.losses
+        self.clock.call_later(self.media_lost_after, lambda: self._warn_if_still_lost(track, loss))
+        if duration is not None:
+            self.clock.call_later(duration, lambda: self._resume_media(track, loss))
+
+    def restore_media(self, identity: str, track_name: str) -> None:
+        """End a :meth:`lose_media` loss now.
+
+        Raises:
+            LookupError: no such participant or track.
+        """
+        track = self._find_track(identity, track_name)
+        self._resume_media(track, track.losses)
+
+    def fail_next_publications(self, identity: str, code: int, times: int = 1) -> None:
+        """The next ``times`` publications by ``identity`` are refused with ``code`` (a code
+        a publication can be refused with: 53125, 53203, 53300-53305).
+
+        Raises:
+            ValueError: ``code`` is not one of those.
+        """
+        if code not in PUBLISH_ERROR_CODES:
+            raise ValueError(f"{code} is not a code a publication is refused with")
+        self._publish_failures.setdefault(identity, []).extend(
+            [cast(PublishErrorCode, code)] * times)
+
+    def fail_next_subscriptions(self, identity: str, times: int = 1) -> None:
+        """The next ``times`` subscriptions of ``identity`` fail with 53407 (its media
+        connection for them could not be secured)."""
+        self._participant(identity).failing_subscriptions += times
+
+    def unsubscribe(self, subscriber: str, publisher: str, track_name: str) -> None:
+        """Do not subscribe ``subscriber`` to ``publisher``'s track ``track_name`` (published
+        now or later), as a subscription rule would: a current subscription ends (it is told
+        ``unsubscribed``), and none is made until :meth:`subscribe`.
+
+        Raises:
+            LookupError: ``subscriber`` is not connected.
+        """
+        participant = self._participant(subscriber)
+        participant.unsubscribed.add((publisher, track_name))
+        track = self._published(participant, publisher, track_name)
+        if track is not None and participant.sid in track.subscribers:
+            track.subscribers.discard(participant.sid)
+            self._deliver(participant.transport, RemoteTrackUnsubscribed(**_ids(track)))
+
+    def subscribe(self, subscriber: str, publisher: str, track_name: str) -> None:
+        """Lift an :meth:`unsubscribe` rule, and subscribe ``subscriber`` to that track now if
+        it is published and not subscribed (after a subscription that failed, say).
+
+        Raises:
+            LookupError: ``subscriber`` is not connected.
+        """
+        participant = self._participant(subscriber)
+        participant.unsubscribed.discard((publisher, track_name))
+        track = self._published(participant, publisher, track_name)
+        if track is not None:
+            self._subscribe(track, participant)
 
     def switch_off(self, subscriber: str, track_sid: str, *, on: bool = False) -> None:
-        """Stop (or, with ``on``, resume) forwarding a track to ``subscriber``."""
-        participant = self._participant(subscriber)
-        track = self._track(participant.room, track_sid)
-        cls = RemoteTrackSwitchedOn if on else RemoteTrackSwitchedOff
-        self._deliver(participant.transport, cls(track_sid=track.sid,
-                                                 participant_sid=track.publisher.sid,
-                                                 kind=track.kind))
+        """Stop (or, with ``on``, resume) forwarding a track to ``subscriber``.
+
+        Raises:
+            LookupError: no such participant or track.
+        """
+        participant, track = self._subscription_of(subscriber, track_sid)
+        if participant.sid in track.subscribers:
+            cls = RemoteTrackSwitchedOn if on else RemoteTrackSwitchedOff
+            self._deliver(participant.transport, cls(**_ids(track)))
 
     # -- requests from transports --------------------------------------------------------------
 
@@ -320,9 +399,12 @@ class MemoryRoomService:
         participant = transport.participant
         if participant is None or participant.sid not in participant.room.participants:
             return  # left before the request arrived
-        refused = publication_refusal(
+        refused: PublishErrorCode | None = publication_refusal(
             name, duplicate=name in participant.tracks,
             full=len(participant.tracks) >= self.max_publications)
+        scripted = self._publish_failures.get(participant.identity)
+        if refused is None and scripted:
+            refused = scripted.pop(0)
         if refused is not None:
             self._deliver(transport, LocalTrackPublishFailed(
                 track_name=name, kind=kind, error_code=refused,
@@ -360,6 +442,25 @@ class MemoryRoomService:
                 return found
         raise LookupError(f"no participant {identity!r} is connected")
 
+    def _find_track(self, identity: str, track_name: str) -> _Track:
+        track = self._participant(identity).tracks.get(track_name)
+        if track is None:
+            raise LookupError(f"{identity!r} publishes no track {track_name!r}")
+        return track
+
+    @staticmethod
+    def _published(subscriber: _Participant, publisher: str, track_name: str) -> _Track | None:
+        other = subscriber.room.with_identity(publisher)
+        return other.tracks.get(track_name) if other is not None and other is not subscriber \
+            else None
+
+    def _subscription_of(self, subscriber: str, track_sid: str) -> tuple[_Participant, _Track]:
+        participant = self._participant(subscriber)
+        track = self._track(participant.room, track_sid)
+        if track.publisher is participant:
+            raise LookupError(f"{subscriber!r} publishes {track_sid!r}; it cannot subscribe")
+        return participant, track
+
     def _track(self, room: _Room, track_sid: str) -> _Track:
         for participant in room.participants.values():
             for track in participant.tracks.values():
@@ -368,19 +469,28 @@ class MemoryRoomService:
         raise LookupError(f"no track {track_sid!r} in room {room.name!r}")
 
     def _announce(self, track: _Track, to: _Participant) -> None:
-        ids: dict[str, Any] = {"track_sid": track.sid, "participant_sid": track.publisher.sid,
-                               "kind": track.kind}
         self._deliver(to.transport, RemoteTrackPublished(
-            **ids, track_name=track.name, participant_identity=track.publisher.identity))
-        self._deliver(to.transport, RemoteTrackSubscribed(**ids))
+            **_ids(track), track_name=track.name, participant_identity=track.publisher.identity))
+        self._subscribe(track, to)
+
+    def _subscribe(self, track: _Track, to: _Participant) -> None:
+        if to.sid in track.subscribers or (track.publisher.identity, track.name) in to.unsubscribed:
+            return
+        if to.failing_subscriptions:
+            to.failing_subscriptions -= 1
+            self._deliver(to.transport, RemoteTrackSubscriptionFailed(
+                **_ids(track), error_code=53407, message="scripted subscription failure"))
+            return
+        track.subscribers.add(to.sid)
+        self._deliver(to.transport, RemoteTrackSubscribed(**_ids(track)))
 
     def _retract(self, track: _Track) -> None:
-        ids: dict[str, Any] = {"track_sid": track.sid, "participant_sid": track.publisher.sid,
-                               "kind": track.kind}
         for other in track.publisher.room.participants.values():
             if other is not track.publisher:
-                self._deliver(other.transport, RemoteTrackUnsubscribed(**ids))
-                self._deliver(other.transport, RemoteTrackUnpublished(**ids))
+                if other.sid in track.subscribers:
+                    self._deliver(other.transport, RemoteTrackUnsubscribed(**_ids(track)))
+                self._deliver(other.transport, RemoteTrackUnpublished(**_ids(track)))
+        track.subscribers.clear()
 
     def _tell_verdict(self, participant: _Participant, code: Literal[53002, 53205]) -> None:
         """Tell ``participant`` its session is over: now, or when it resumes if its signaling
@@ -435,16 +545,19 @@ class MemoryRoomService:
                 self._deliver(other.transport, cls(participant_sid=participant.sid,
                                                    identity=participant.identity))
 
-    def _warn_if_still_lost(self, track: _Track) -> None:
+    def _warn_if_still_lost(self, track: _Track, loss: int) -> None:
         publisher = track.publisher
-        if (track.media_flowing or track.warned or publisher.tracks.get(track.name) is not track
+        if (track.media_flowing or track.losses != loss or track.warned
+                or publisher.tracks.get(track.name) is not track
                 or MEDIA_LOST not in publisher.options.notify_warnings):
             return
         track.warned = True
         self._deliver(publisher.transport, LocalTrackWarning(
             track_name=track.name, kind=track.kind, track_sid=track.sid, warning=MEDIA_LOST))
 
-    def _resume_media(self, track: _Track) -> None:
+    def _resume_media(self, track: _Track, loss: int) -> None:
+        if track.media_flowing or track.losses != loss:
+            return  # restored already; a later loss is not this one's to end
         track.media_flowing = True
         if track.warned and track.publisher.tracks.get(track.name) is track:
             track.warned = False
@@ -695,3 +808,7 @@ class MemoryMediaDevices:
 
     async def video_frames(self, media: CapturedMedia, seconds: float) -> int:
         return 0 if self.behaviour["camera"] == "no_frames" else int(30 * seconds)
+
+
+def _ids(track: _Track) -> dict[str, Any]:
+    return {"track_sid": track.sid, "participant_sid": track.publisher.sid, "kind": track.kind}

@@ -143,7 +143,7 @@ class _Story:
             try:
                 self.service.lose_media(who, self.random.choice(tracks),
                                         duration=self.random.uniform(1, 50))
-            except KeyError:
+            except LookupError:
                 pass  # that track is not published right now
         elif fault == "expire":
             self.service.expire_session(who)

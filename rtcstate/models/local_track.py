@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.models.base import ErrorRef, Event, FacingMode, Name, Text, TrackKind, WarningName
@@ -18,6 +18,7 @@ __all__ = [
     "LocalTrackPublish",
     "LocalTrackPublishFailed",
     "LocalTrackPublished",
+    "PUBLISH_ERROR_CODES",
     "PublishErrorCode",
     "LocalTrackRestart",
     "LocalTrackRoomLost",
@@ -32,6 +33,9 @@ PublishErrorCode = Literal[53125, 53203, 53300, 53301, 53302, 53303, 53304, 5330
 """Why the server refused a publication: a track kind the Room does not take (53125), too many
 tracks (53203), an invalid track (53300), its name (53301-53303, 53304 a duplicate), no capacity
 left (53305)."""
+
+PUBLISH_ERROR_CODES: frozenset[int] = frozenset(get_args(PublishErrorCode))
+"""The codes a publication can be refused with, as a set (for checks at run time)."""
 
 
 class LocalTrackEvent(Event):
