@@ -23,9 +23,11 @@ server ended the session while the client was away carries that verdict (53002, 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+import asyncio
+from typing import Annotated, Any, Literal, TypeAlias
 
-from aiortc import RTCConfiguration
+import anyio
+from aiortc import RTCConfiguration, RTCPeerConnection
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from rtcstate.limits import MAX_NAME_LENGTH
@@ -59,6 +61,7 @@ __all__ = [
     "Unpublish",
     "WarningNotice",
     "client_messages",
+    "close_peer_connection",
     "local_rtc_configuration",
     "server_messages",
 ]
@@ -72,6 +75,50 @@ def local_rtc_configuration() -> RTCConfiguration:
     """What every peer connection of both ends is made with unless told otherwise: no ICE
     servers (aiortc would otherwise ask a public STUN server)."""
     return RTCConfiguration(iceServers=[])
+
+
+def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
+    """The aioice connections under ``pc`` (private attributes, looked up defensively)."""
+    found: list[Any] = []
+    for transceiver in pc.getTransceivers():
+        for end in (transceiver.sender, transceiver.receiver):
+            ice = getattr(end.transport, "transport", None)
+            connection = getattr(ice, "_connection", None)
+            if connection is not None and connection not in found:
+                found.append(connection)
+    return found
+
+
+async def _no_consent() -> None:
+    return None
+
+
+async def close_peer_connection(pc: RTCPeerConnection) -> None:
+    """Close ``pc`` to the end, as both ends do: shielded (a close cut short by a cancellation
+    leaves sockets open), and ending its remote tracks.
+
+    aiortc ends a remote track when its receiver's decoder stops, and a receiver that never
+    started (the connection closed before media was negotiated, or its DTLS handshake failed)
+    never does: whatever reads the track, a ``MediaRelay`` task say, waits forever, to be
+    destroyed pending when collected. This gives such a track the end-of-stream marker its
+    decoder would have (``None`` on its queue, read by ``RemoteStreamTrack.recv``; a private
+    attribute of aiortc 1.x, looked up defensively: without it nothing is done). And it keeps
+    a late ICE connect from starting a consent task that would never end (below).
+    """
+    connections = _ice_connections(pc)
+    with anyio.CancelScope(shield=True):
+        await pc.close()
+    for connection in connections:
+        # aioice 0.x: a close that comes while the ICE checks are just completing lets
+        # connect() start its consent-freshness task afterwards, which then loops forever (no
+        # nominated pairs are left to fail). A closed connection gets a no-op instead.
+        connection.query_consent = _no_consent
+    for receiver in pc.getReceivers():
+        # Closing stops the track (readyState "ended") without waking a reader; one more end
+        # marker is harmless after the decoder's own.
+        queue = getattr(receiver.track, "_queue", None)
+        if isinstance(queue, asyncio.Queue):
+            queue.put_nowait(None)
 
 
 _Sid = Annotated[str, Field(min_length=1, max_length=64)]
@@ -255,10 +302,12 @@ class ParticipantNotice(_Message):
 
 
 class TrackNotice(_Message):
-    """Another participant published or unpublished a track."""
+    """Another participant published or unpublished a track; or the service stopped (or
+    resumed) this participant's subscription to it (``unsubscribed``), or its forwarding
+    (``switched_off``, ``switched_on``)."""
 
     type: Literal["track"] = "track"
-    change: Literal["published", "unpublished"]
+    change: Literal["published", "unpublished", "unsubscribed", "switched_off", "switched_on"]
     track: TrackInfo
 
 

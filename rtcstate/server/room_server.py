@@ -38,11 +38,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
 import anyio
 import anyio.abc
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError
@@ -55,6 +61,7 @@ from rtcstate.errors import AccessTokenError
 from rtcstate.limits import MAX_PUBLICATIONS, join_refusal, publication_refusal
 from rtcstate.logs import get_logger
 from rtcstate.models.base import TrackKind
+from rtcstate.models.local_track import PUBLISH_ERROR_CODES, PublishErrorCode
 from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
     Answer,
@@ -80,6 +87,7 @@ from rtcstate.server.protocol import (
     Unpublish,
     WarningNotice,
     client_messages,
+    close_peer_connection,
     local_rtc_configuration,
 )
 from rtcstate.server.tokens import check_secret, verify_access_token
@@ -116,6 +124,11 @@ class _Track:
     warned: bool = False
     announced: bool = False
     watch: anyio.CancelScope | None = None
+    lost_until: float = 0.0  # a scripted media loss: frames are ignored until then
+
+    @property
+    def lost(self) -> bool:
+        return self.lost_until > time.monotonic()
 
     def info(self) -> TrackInfo:
         return TrackInfo(sid=self.sid, name=self.name, kind=self.kind,
@@ -126,6 +139,8 @@ class _Track:
 class _Subscription:
     pc: RTCPeerConnection
     offer_id: int
+    sender: RTCRtpSender | None = None
+    feed: MediaStreamTrack | None = None  # what the sender forwards when it is switched on
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +165,9 @@ class _Participant:
     # the track names offered on the current connection: a second offer is a duplicate (53304)
     offered: set[str] = field(default_factory=set)
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
+    # (publisher identity, track name) it is not to be subscribed to: subscription rules
+    unsubscribed: set[tuple[str, str]] = field(default_factory=set)
+    switched_off: set[str] = field(default_factory=set)  # track sids not forwarded to it
     expiry: asyncio.TimerHandle | None = None
 
     def info(self) -> ParticipantInfo:
@@ -221,6 +239,7 @@ class RoomServer:
         self._open: dict[str, int] = {}  # IP address -> open signaling connections
         self._rooms: dict[str, _Room] = {}
         self._failures: dict[str, list[int]] = {}
+        self._publish_failures: dict[str, list[PublishErrorCode]] = {}
         self._broken_dtls: dict[str, int] = {}  # identity -> subscription offers to spoil
         self._verdicts: dict[str, _Verdict] = {}
         self._cut: dict[str, float] = {}  # participant sid -> until when its resumes fail
@@ -314,6 +333,14 @@ class RoomServer:
             return 0
         return track.frames if track is not None else 0
 
+    def track_sid(self, identity: str, track_name: str) -> str:
+        """The sid of ``identity``'s published track ``track_name``.
+
+        Raises:
+            LookupError: no such participant or track.
+        """
+        return self._find_track(identity, track_name).sid
+
     @property
     def rooms(self) -> list[str]:
         """The rooms that exist: those created, and ad-hoc ones while someone is in them."""
@@ -353,12 +380,112 @@ class RoomServer:
             raise ValueError(f"{code} is not a connection error")
         self._failures.setdefault(identity, []).extend([code] * times)
 
-    def break_dtls(self, identity: str, times: int = 1) -> None:
-        """The next ``times`` subscription offers to ``identity`` carry a certificate
-        fingerprint that is not the server's: ICE connects, then the subscriber's DTLS handshake
-        fails (53407 on the aiortc transport), as when something on the path alters the media
+    def fail_next_subscriptions(self, identity: str, times: int = 1) -> None:
+        """The next ``times`` subscriptions of ``identity`` fail with 53407: their offers carry
+        a certificate fingerprint that is not the server's, so ICE connects and then the
+        subscriber's DTLS handshake fails, as when something on the path alters the media
         traffic."""
         self._broken_dtls[identity] = self._broken_dtls.get(identity, 0) + times
+
+    def fail_next_publications(self, identity: str, code: int, times: int = 1) -> None:
+        """The next ``times`` publications by ``identity`` are refused with ``code`` (a code
+        a publication can be refused with: 53125, 53203, 53300-53305).
+
+        Raises:
+            ValueError: ``code`` is not one of those.
+        """
+        if code not in PUBLISH_ERROR_CODES:
+            raise ValueError(f"{code} is not a code a publication is refused with")
+        self._publish_failures.setdefault(identity, []).extend(
+            [cast(PublishErrorCode, code)] * times)
+
+    def lose_media(self, identity: str, track_name: str, *, duration: float | None = None) -> None:
+        """Stop the media of ``identity``'s published track ``track_name`` for ``duration`` s
+        (``None``: until :meth:`restore_media`), as a network that drops it would: the server
+        takes none of its frames and forwards none. After ``media_timeout`` s the publisher
+        gets ``recording-media-lost`` (if it asked for it), cleared when media flows again.
+
+        Raises:
+            LookupError: no such participant or track.
+        """
+        track = self._find_track(identity, track_name)
+        track.lost_until = math.inf if duration is None else time.monotonic() + duration
+        self._forward_all(track)
+        if duration is not None and self._tasks is not None:
+            async def resume() -> None:
+                await anyio.sleep(duration)
+                self._forward_all(track)
+
+            self._tasks.start_soon(resume)
+
+    def restore_media(self, identity: str, track_name: str) -> None:
+        """End a :meth:`lose_media` loss now.
+
+        Raises:
+            LookupError: no such participant or track.
+        """
+        track = self._find_track(identity, track_name)
+        track.lost_until = 0.0
+        self._forward_all(track)
+
+    def unsubscribe(self, subscriber: str, publisher: str, track_name: str) -> None:
+        """Do not subscribe ``subscriber`` to ``publisher``'s track ``track_name`` (published
+        now or later), as a subscription rule would: a current subscription is closed and it
+        is told ``unsubscribed``; it is not offered the track (not after a resume either) until
+        :meth:`subscribe`.
+
+        Raises:
+            LookupError: ``subscriber`` is not connected.
+            RuntimeError: the server is not running.
+        """
+        participant, tasks = self._running(subscriber)
+        participant.unsubscribed.add((publisher, track_name))
+        track = self._published(participant, publisher, track_name)
+        if track is None:
+            return
+
+        async def unsubscribe() -> None:
+            subscription = participant.subscriptions.pop(track.sid, None)
+            if subscription is not None:
+                await self._close_pc(subscription.pc)
+            await self._send(participant, TrackNotice(change="unsubscribed", track=track.info()))
+
+        tasks.start_soon(unsubscribe)
+
+    def subscribe(self, subscriber: str, publisher: str, track_name: str) -> None:
+        """Lift an :meth:`unsubscribe` rule, and offer ``subscriber`` that track now if it is
+        published (after a subscription that failed for good, say).
+
+        Raises:
+            LookupError: ``subscriber`` is not connected.
+            RuntimeError: the server is not running.
+        """
+        participant, tasks = self._running(subscriber)
+        participant.unsubscribed.discard((publisher, track_name))
+        track = self._published(participant, publisher, track_name)
+        if track is not None:
+            tasks.start_soon(self._subscribe, participant, track)
+
+    def switch_off(self, subscriber: str, track_sid: str, *, on: bool = False) -> None:
+        """Stop (or, with ``on``, resume) forwarding track ``track_sid`` to ``subscriber``, as
+        a bandwidth policy would; it is told ``switched_off`` (``switched_on``). The
+        subscription itself stays.
+
+        Raises:
+            LookupError: no such participant or track.
+            RuntimeError: the server is not running.
+        """
+        participant, track = self._subscription_of(subscriber, track_sid)
+        if on:
+            participant.switched_off.discard(track.sid)
+        else:
+            participant.switched_off.add(track.sid)
+        subscription = participant.subscriptions.get(track.sid)
+        if subscription is not None:
+            self._forward(participant, track, subscription)
+        assert self._tasks is not None
+        self._tasks.start_soon(self._send, participant, TrackNotice(
+            change="switched_on" if on else "switched_off", track=track.info()))
 
     def drop_signaling(self, identity: str, *, duration: float | None = 0.0) -> None:
         """Cut ``identity``'s signaling connection now, as a network fault would, and turn its
@@ -372,6 +499,45 @@ class RoomServer:
         self._cut[participant.sid] = math.inf if duration is None else time.monotonic() + duration
         if participant.ws is not None:
             participant.ws.transport.abort()
+
+    def _find_track(self, identity: str, track_name: str) -> _Track:
+        track = self._find(identity).tracks.get(track_name)
+        if track is None:
+            raise LookupError(f"{identity!r} publishes no track {track_name!r}")
+        return track
+
+    def _running(self, identity: str) -> tuple[_Participant, anyio.abc.TaskGroup]:
+        if self._tasks is None:
+            raise RuntimeError("the server is not running")
+        return self._find(identity), self._tasks
+
+    @staticmethod
+    def _published(subscriber: _Participant, publisher: str, track_name: str) -> _Track | None:
+        other = next((p for p in subscriber.room.participants.values()
+                      if p.identity == publisher and p is not subscriber), None)
+        return other.tracks.get(track_name) if other is not None else None
+
+    def _subscription_of(self, subscriber: str, track_sid: str) -> tuple[_Participant, _Track]:
+        participant, _tasks = self._running(subscriber)
+        track = self._track(participant.room, track_sid)
+        if track is None or track.publisher is participant:
+            raise LookupError(f"no track {track_sid!r} of another participant in "
+                              f"{subscriber!r}'s room")
+        return participant, track
+
+    def _forward(self, subscriber: _Participant, track: _Track,
+                 subscription: _Subscription) -> None:
+        """Forward the track's frames on the subscription unless it is switched off or its
+        media is lost."""
+        if subscription.sender is not None:
+            on = track.sid not in subscriber.switched_off and not track.lost
+            subscription.sender.replaceTrack(subscription.feed if on else None)
+
+    def _forward_all(self, track: _Track) -> None:
+        for other in list(track.publisher.room.participants.values()):
+            subscription = other.subscriptions.get(track.sid)
+            if subscription is not None:
+                self._forward(other, track, subscription)
 
     def restore_connection(self, identity: str) -> None:
         """Let ``identity`` come back now (ends a :meth:`drop_signaling` outage).
@@ -586,10 +752,13 @@ class RoomServer:
 
     async def _publish(self, participant: _Participant, message: Publish) -> None:
         # A track it published before a resume is offered again, and is not one more.
-        refused = publication_refusal(
+        refused: PublishErrorCode | None = publication_refusal(
             message.name, duplicate=message.name in participant.offered,
             full=(message.name not in participant.tracks
                   and len(participant.tracks) >= self.max_publications))
+        scripted = self._publish_failures.get(participant.identity)
+        if refused is None and scripted and message.name not in participant.tracks:
+            refused = scripted.pop(0)
         if refused is not None:
             _log.info("publish_refused", identity=participant.identity, code=refused)
             await self._send(participant, PublishRefused(
@@ -653,7 +822,8 @@ class RoomServer:
                          *, replace: bool = True) -> None:
         """Offer ``track`` to ``subscriber`` on a new peer connection; with ``replace`` False,
         keep a subscription it already has."""
-        if track.source is None or not track.announced or subscriber.ws is None:
+        if (track.source is None or not track.announced or subscriber.ws is None
+                or (track.publisher.identity, track.name) in subscriber.unsubscribed):
             return
         if not replace and track.sid in subscriber.subscriptions:
             return
@@ -681,7 +851,9 @@ class RoomServer:
             async with self._negotiating:
                 if current():
                     assert track.source is not None
-                    pc.addTrack(self._relay.subscribe(track.source, buffered=False))
+                    subscription.feed = self._relay.subscribe(track.source, buffered=False)
+                    subscription.sender = pc.addTrack(subscription.feed)
+                    self._forward(subscriber, track, subscription)
                     await pc.setLocalDescription(await pc.createOffer())
         except BaseException:
             await discard()
@@ -718,6 +890,8 @@ class RoomServer:
             with contextlib.suppress(MediaStreamError):
                 while True:
                     await reader.recv()
+                    if track.lost:
+                        continue  # dropped on the way, as far as anyone can tell
                     track.last_frame = time.monotonic()
                     track.frames += 1
                     if track.warned:
@@ -779,7 +953,7 @@ class RoomServer:
         self._pcs.discard(pc)
         with anyio.CancelScope(shield=True):
             async with self._negotiating:
-                await pc.close()
+                await close_peer_connection(pc)
 
     # -- leaving -----------------------------------------------------------------------------
 

@@ -119,6 +119,10 @@ class SyntheticTrack(MediaStreamTrack):
         """Produce frames again."""
         self._flowing.set()
 
+    def stop(self) -> None:
+        super().stop()
+        self._flowing.set()  # a reader waiting out a hold sees the end
+
     @property
     def held(self) -> bool:
         """Whether frames are held back."""

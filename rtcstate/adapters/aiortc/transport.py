@@ -64,6 +64,8 @@ from rtcstate.models.remote_track import (
     RemoteTrackPublished,
     RemoteTrackSubscribed,
     RemoteTrackSubscriptionFailed,
+    RemoteTrackSwitchedOff,
+    RemoteTrackSwitchedOn,
     RemoteTrackUnpublished,
     RemoteTrackUnsubscribed,
 )
@@ -99,6 +101,7 @@ from rtcstate.server.protocol import (
     TrackNotice,
     Unpublish,
     WarningNotice,
+    close_peer_connection,
     local_rtc_configuration,
     server_messages,
 )
@@ -139,9 +142,8 @@ def _dtls_failed(pc: RTCPeerConnection) -> bool:
 
 
 async def _close_now(pc: RTCPeerConnection) -> None:
-    """Close ``pc`` to the end: a close cut short by a cancellation leaves its sockets open."""
-    with anyio.CancelScope(shield=True):
-        await pc.close()
+    """Close ``pc`` to the end (:func:`~rtcstate.server.protocol.close_peer_connection`)."""
+    await close_peer_connection(pc)
 
 
 def _with_code(cls: type[RoomConnectFailed | RoomDisconnected | LocalTrackPublishFailed],
@@ -509,10 +511,7 @@ class AiortcTransport:
             else:
                 self._participant_seen(info, reconnecting=message.change == "reconnecting")
         elif isinstance(message, TrackNotice):
-            if message.change == "published":
-                self._track_published(message.track)
-            else:
-                await self._track_unpublished(message.track)
+            await self._track_notice(message)
         elif isinstance(message, WarningNotice):
             fields: dict[str, Any] = {"track_name": message.name, "kind": message.kind,
                       "track_sid": message.sid}
@@ -726,16 +725,33 @@ class AiortcTransport:
                                         kind=info.kind, track_name=info.name,
                                         participant_identity=publisher[0] if publisher else None))
 
-    async def _track_unpublished(self, info: TrackInfo) -> None:
-        if self._view_tracks.pop(info.sid, None) is None:
-            return  # never told, or told already
+    async def _track_notice(self, message: TrackNotice) -> None:
+        info = message.track
+        if message.change == "published":
+            self._track_published(info)
+        elif message.change == "unpublished":
+            await self._track_unpublished(info)
+        elif message.change == "unsubscribed":
+            await self._unsubscribed(info)
+        elif info.sid in self._subscribed:  # switched off or on: its subscription stays
+            self._emit(RemoteTrackSwitchedOn(**self._ids(info)) if message.change == "switched_on"
+                       else RemoteTrackSwitchedOff(**self._ids(info)))
+
+    async def _unsubscribed(self, info: TrackInfo) -> None:
+        """The service ended this subscription (it is still published)."""
         pc = self._subscribers.pop(info.sid, None)
         if pc is not None:
             await self._close_pc(pc)
         self._subscribe_failures.pop(info.sid, None)
         if info.sid in self._subscribed:
             self._subscribed.discard(info.sid)
+            self._end_feed(info.sid)
             self._emit(RemoteTrackUnsubscribed(**self._ids(info)))
+
+    async def _track_unpublished(self, info: TrackInfo) -> None:
+        if self._view_tracks.pop(info.sid, None) is None:
+            return  # never told, or told already
+        await self._unsubscribed(info)
         self._end_feed(info.sid)
         self._emit(RemoteTrackUnpublished(**self._ids(info)))
 
