@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -217,16 +218,26 @@ def test_the_index_tells_the_causes_of_one_name_apart() -> None:
 
 
 def test_conformance_runs_every_generated_path_and_reports_each() -> None:
-    from rtcstate.testing.conformance import path_id, room_paths
+    from rtcstate.testing.conformance import conformance_paths, path_id, room_paths
 
     result = runner.invoke(app, ["conformance", "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["path"] for r in rows] == [path_id(p) for p in room_paths()]
+    assert [r["path"] for r in rows] == [path_id(p) for p in conformance_paths()]
     assert {r["result"] for r in rows} == {"pass"}
     assert {r["media"] for r in rows} == {"not checked: MemoryHarness has no check_media"}
     table = runner.invoke(app, ["conformance"], env={"COLUMNS": "100"})
     assert f"conformance on memory: {len(rows)} of {len(rows)} paths pass" in table.stdout
+    assert re.search(r"^participant *$", table.stdout, re.MULTILINE)  # one table per machine
+    assert "│ reconnecting--reconnected-->connected " in table.stdout
+    room_only = runner.invoke(app, ["conformance", "--json", "--machine", "room"])
+    assert [json.loads(line)["path"] for line in room_only.stdout.splitlines()] == [
+        path_id(p) for p in room_paths()]
+    lobby = runner.invoke(app, ["conformance", "--machine", "lobby"])
+    assert lobby.exit_code == 2
+    assert lobby.stderr.count("\n") == 1
+    assert "--machine is one of room, local_track, remote_track, participant, not 'lobby'" in (
+        lobby.stderr)
     wrong = runner.invoke(app, ["conformance", "--transport", "pigeon"])
     assert wrong.exit_code == 2
     assert "--transport is 'memory' or 'aiortc', not 'pigeon'" in wrong.stderr

@@ -7,7 +7,7 @@ import json
 import pathlib
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -15,14 +15,21 @@ from hypothesis.stateful import run_state_machine_as_test
 from typer.testing import CliRunner
 
 from rtcstate import SPECS, ConnectOptions, RoomMachine, StateChange
+from rtcstate.adapters.base import Transport
 from rtcstate.adapters.memory import MemoryTransport
 from rtcstate.cli import app
+from rtcstate.dispatcher import Dispatcher
 from rtcstate.models import Event, RoomReconnected
 from rtcstate.statemachines import LifecycleMachine
 from rtcstate.testing.conformance import (
+    LEFT_OUT,
+    SUBJECTS,
+    BaseHarness,
     ConformanceFailure,
     MemoryHarness,
+    UnsupportedStep,
     check_path,
+    conformance_paths,
     path_from_json,
     path_id,
     path_to_json,
@@ -174,12 +181,69 @@ def test_conformance_paths_cover_the_adapter_side_of_the_room() -> None:
     assert len(ends) == len(list(SPECS["room"].edges())) - 2  # joining-time disconnects
 
 
+def test_conformance_paths_reach_every_edge_of_the_four_machines_but_those_left_out() -> None:
+    ends = [path_id(path) for path in conformance_paths()]
+    every = [edge.key for kind in SUBJECTS for edge in SPECS[kind].edges()]
+    assert sorted(ends) == sorted(set(every) - set(LEFT_OUT))
+    assert (len(ends), len(LEFT_OUT)) == (75, 4)  # 79 edges
+    assert [path_id(p) for p in room_paths()] == ends[:11]
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-@pytest.mark.parametrize("path", PATHS, ids=path_id)
-async def test_memory_transport_conforms(path: Path) -> None:
+async def test_memory_transport_conforms(conformance_path: Path) -> None:
     async with MemoryHarness() as harness:
-        await check_path(harness, path)
+        result = await check_path(harness, conformance_path)
+    assert result.steps == len(conformance_path)
+    assert result.media == "not checked: MemoryHarness has no check_media"
+
+
+class RoomOnlyHarness(BaseHarness):
+    """A third-party harness that can act out the Room's own steps only."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryHarness()
+
+    def transport(self) -> Transport:
+        return self.inner.transport()
+
+    def dispatcher(self) -> Dispatcher:
+        return self.inner.dispatcher()
+
+    async def fail_next_connect(self, identity: str, code: int) -> None:
+        await self.inner.fail_next_connect(identity, code)
+
+    async def interrupt(self, identity: str, code: Literal[53001, 53405]) -> None:
+        await self.inner.interrupt(identity, code)
+
+    async def restore(self, identity: str) -> None:
+        await self.inner.restore(identity)
+
+    async def end_session(self, identity: str, code: Literal[53002, 53205]) -> None:
+        await self.inner.end_session(identity, code)
+
+    async def advance(self, seconds: float) -> None:
+        await self.inner.advance(seconds)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_step_the_harness_cannot_act_out_is_unsupported_never_a_pass() -> None:
+    outcomes: dict[str, str] = {}
+    for path in conformance_paths():
+        try:
+            await check_path(RoomOnlyHarness(), path)
+            outcomes[path_id(path)] = "pass"
+        except UnsupportedStep as exc:
+            outcomes[path_id(path)] = str(exc)
+    passed = sorted(key for key, outcome in outcomes.items() if outcome == "pass")
+    # the Room's paths, and the local steps the Room API takes alone
+    assert set(passed) >= {path_id(p) for p in room_paths()}
+    assert "local_track:published--disable-->disabled" in passed
+    assert outcomes["local_track:published--warning-->warning"] == (
+        "local_track:published--warning-->warning: cannot act out "
+        "local_track:published--warning-->warning: RoomOnlyHarness cannot lose a track's media")
+    assert not any(key.startswith(("remote_track:", "participant:")) for key in passed)
 
 
 class NeverReconnects(MemoryTransport):
@@ -231,7 +295,8 @@ def test_the_cli_saves_a_failing_path_and_replays_it(tmp_path: pathlib.Path,
     failed = runner.invoke(app, ["conformance", "--save", str(tmp_path)],
                            env={"COLUMNS": "120"})
     assert failed.exit_code == 1
-    assert "10 of 11 paths pass" in failed.stdout
+    assert f"{len(conformance_paths()) - 1} of {len(conformance_paths())} paths pass" in (
+        failed.stdout)
     (fixture,) = tmp_path.glob("*.json")
     assert "--replay" in failed.stdout
     again = runner.invoke(app, ["conformance", "--replay", str(fixture), "--json",
@@ -294,3 +359,42 @@ def test_the_plugin_fails_a_test_that_forgot_to_await_its_check(tmp_path: pathli
                             check=False, cwd=tmp_path)
     assert result.returncode == 1, result.stdout
     assert "was never awaited: the path did not run" in result.stdout
+
+
+def test_the_plugin_runs_a_test_once_per_path_and_skips_what_a_harness_cannot_do(
+        tmp_path: pathlib.Path) -> None:
+    (tmp_path / "test_mine.py").write_text(
+        "import anyio, pytest\n"
+        "from rtcstate.testing.conformance import MemoryHarness, check_path\n"
+        "class NoGuests(MemoryHarness):\n"
+        "    async def join_guest(self):\n"
+        "        raise NotImplementedError('my service has no second client')\n"
+        "@pytest.mark.rtcstate_conformance('participant')\n"
+        "def test_mine(conformance_path):\n"
+        "    async def run():\n"
+        "        async with MemoryHarness() as harness:\n"
+        "            await check_path(harness, conformance_path)\n"
+        "    anyio.run(run)\n"
+        "@pytest.mark.rtcstate_conformance('participant', 'room')\n"
+        "def test_no_guests(conformance_path):\n"
+        "    async def run():\n"
+        "        async with NoGuests() as harness:\n"
+        "            await check_path(harness, conformance_path)\n"
+        "    anyio.run(run)\n")
+    (tmp_path / "typo.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.rtcstate_conformance('lobby')\n"
+        "def test_typo(conformance_path):\n"
+        "    pass\n")
+    command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+               "-p", "rtcstate.testing.pytest_plugin"]
+    result = subprocess.run([*command, "test_mine.py"], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "17 passed, 6 skipped" in result.stdout
+    assert "cannot act out participant:connected--reconnecting-->reconnecting: my service " \
+           "has no second client" in result.stdout
+    typo = subprocess.run([*command, "typo.py"], capture_output=True, text=True, timeout=120,
+                          check=False, cwd=tmp_path)
+    assert typo.returncode != 0
+    assert "rtcstate_conformance: no generated paths for ['lobby']" in typo.stdout + typo.stderr

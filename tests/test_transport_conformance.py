@@ -6,10 +6,13 @@ sids differ between services, so remote tracks are named by their track name).
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
+import anyio
 import pytest
 
 import rtcstate
@@ -23,8 +26,8 @@ from rtcstate.testing.conformance import (
     ConformanceFailure,
     MediaFailure,
     check_path,
+    conformance_paths,
     path_id,
-    room_paths,
 )
 from rtcstate.testing.paths import Path
 
@@ -158,7 +161,9 @@ def test_both_room_services_inject_faults_with_one_shape() -> None:
     from rtcstate.adapters.aiortc import RoomServer
     from rtcstate.adapters.memory import MemoryRoomService
 
-    shared = ["fail_next_joins", "drop_signaling", "restore_connection", "expire_session"]
+    shared = ["fail_next_joins", "drop_signaling", "restore_connection", "expire_session",
+              "fail_next_publications", "fail_next_subscriptions", "lose_media", "restore_media",
+              "unsubscribe", "subscribe", "switch_off", "track_sid"]
     for name in shared:
         memory, server = getattr(MemoryRoomService, name), getattr(RoomServer, name)
         assert not inspect.iscoroutinefunction(memory), name
@@ -167,15 +172,32 @@ def test_both_room_services_inject_faults_with_one_shape() -> None:
             inspect.signature(server).parameters), name
 
 
-@pytest.mark.parametrize("path", room_paths(), ids=path_id)
-async def test_every_generated_room_path_holds_on_aiortc_with_media(path: Path) -> None:
+def _tasks() -> set[asyncio.Task[Any]]:
+    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+
+
+async def _outlived(before: set[asyncio.Task[Any]]) -> list[str]:
+    """The tasks made since ``before`` that are still running a second after (a reader of a
+    stopped track ends at its next frame, some milliseconds on), described."""
+    with anyio.move_on_after(1.0):
+        while [t for t in _tasks() - before if not t.done()]:  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+    gc.collect()
+    return [repr(t.get_coro()) for t in _tasks() - before if not t.done()]
+
+
+async def test_every_generated_path_holds_on_aiortc_with_media(conformance_path: Path) -> None:
+    path = conformance_path
+    before = _tasks()
     async with AiortcHarness() as harness:
         result = await check_path(harness, path)
     assert result.path == path_id(path)
-    # Every join here ends connected (a retried failure too) but the one refused for good.
-    refused = any(s.edge.trigger == "connect_failed" and s.edge.dest == "disconnected"
-                  for s in path)
+    # Every join here ends connected (a retried failure too) but the refused ones.
+    refused = path[0].edge.trigger == "stop" or any(
+        s.edge.trigger == "connect_failed" and s.edge.dest == "disconnected" for s in path)
     assert result.media.startswith("checked") != refused, result.media
+    assert not await _outlived(before), "tasks outlived the harness"  # MediaRelay readers
+    assert harness.server.open_peer_connections == 0
 
 
 class NeverSaysReconnected(AiortcTransport):
@@ -202,8 +224,17 @@ class NeverRefeedsAfterResume(AiortcTransport):
             await super()._answer(ws, offer)
 
 
+class IgnoresUnsubscribed(AiortcTransport):
+    """A broken adapter: it drops the service's ``unsubscribed`` notices, so a subscription the
+    service ended stays ``subscribed`` with no media under it."""
+
+    async def _track_notice(self, message: Any) -> None:
+        if message.change != "unsubscribed":
+            await super()._track_notice(message)
+
+
 def _path_to(key: str) -> Path:
-    return next(path for path in room_paths() if path_id(path) == key)
+    return next(path for path in conformance_paths() if path_id(path) == key)
 
 
 async def test_a_transport_that_never_says_reconnected_fails_naming_the_edge() -> None:
@@ -218,3 +249,14 @@ async def test_a_transport_that_never_refeeds_after_a_resume_fails_on_media() ->
         with pytest.raises(MediaFailure, match=r"after step 4 \(room:reconnecting--reconnected"
                                                r"-->connected\) .* received 0 frame"):
             await check_path(harness, _path_to("room:reconnecting--reconnected-->connected"))
+
+
+async def test_a_transport_that_ignores_an_ended_subscription_fails_naming_the_edge() -> None:
+    async with AiortcHarness(IgnoresUnsubscribed) as harness:
+        with pytest.raises(ConformanceFailure) as info:
+            await check_path(harness, _path_to("remote_track:subscribed--unsubscribed-->"
+                                               "unsubscribed"))
+    assert info.value.edge == "remote_track:subscribed--unsubscribed-->unsubscribed"
+    assert "expected the remote_track to go published --subscribed--> subscribed ; " \
+           "subscribed --unsubscribed--> unsubscribed, it went published --subscribed--> " \
+           "subscribed" in str(info.value)

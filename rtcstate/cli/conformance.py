@@ -1,4 +1,4 @@
-"""``rtcstate conformance``: every generated Room path on a transport, as a table."""
+"""``rtcstate conformance``: every generated path on a transport, as a table."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ __all__ = ["conformance"]
 def conformance(
     transport: Annotated[str, typer.Option(
         help="'memory' (the in-memory service, virtual time) or 'aiortc' (the reference room "
-             "server on loopback, real WebRTC; about a minute).")] = "memory",
+             "server on loopback, real WebRTC; about two minutes).")] = "memory",
+    machine: Annotated[list[str] | None, typer.Option(
+        help="Only this machine's paths: room, local_track, remote_track, participant "
+             "(repeat for more; all by default).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per path.")] = False,
     replay: Annotated[Path | None, typer.Option(
         help="Run only the path in this fixture (one a failed run saved).")] = None,
@@ -30,25 +33,34 @@ def conformance(
         help="Where a failing path is saved, as a fixture for --replay.")]
     = Path("conformance-failures"),
 ) -> None:
-    """Act out every generated Room path on a transport and check each step (and media)."""
+    """Act out every generated path on a transport and check each step (and media)."""
     import anyio
 
     from rtcstate.testing.conformance import (
+        SUBJECTS,
         MemoryHarness,
+        UnsupportedStep,
         check_path,
+        conformance_paths,
         path_from_json,
         path_id,
-        room_paths,
     )
 
     if transport not in ("memory", "aiortc"):
         Console(stderr=True).print(f"[red]rtcstate conformance:[/red] --transport is 'memory' "
                                    f"or 'aiortc', not {transport!r}")
         raise typer.Exit(2)
+    unknown = [m for m in machine or () if m not in SUBJECTS]
+    if unknown:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]rtcstate conformance:[/red] --machine is one of {', '.join(SUBJECTS)}, "
+            f"not {unknown[0]!r}")
+        raise typer.Exit(2)
     if transport == "aiortc":
         require_aiortc("conformance")
     quiet_logs(False)
-    paths = room_paths()
+    paths = [path for subject in SUBJECTS if not machine or subject in machine
+             for path in conformance_paths(subject)]
     if replay is not None:
         try:
             paths = [path_from_json(replay.read_text(encoding="utf-8"))]
@@ -74,6 +86,8 @@ def conformance(
                 async with harness() as h:
                     result = await check_path(h, path)
                 row |= {"result": "pass", "media": result.media}
+            except UnsupportedStep as exc:
+                row |= {"result": "skip", "media": "", "detail": str(exc)}
             except AssertionError as exc:  # ConformanceFailure, MediaFailure
                 row |= {"result": "fail", "media": "", "detail": str(exc)}
                 fixture = getattr(exc, "replay", "")
@@ -90,20 +104,35 @@ def conformance(
 
     anyio.run(run)
     failed = [row for row in rows if row["result"] == "fail"]
+    skipped = [row for row in rows if row["result"] == "skip"]
     if not as_json:
-        table = Table(title=f"conformance on {transport}: {len(rows) - len(failed)} of "
-                            f"{len(rows)} paths pass", title_justify="left")
-        for column in ("path", "steps", "result", "s", "media checked"):
-            table.add_column(column, no_wrap=True)
-        for row in rows:
-            table.add_row(str(row["path"]).removeprefix("room:"), str(row["steps"]),
-                          "[green]pass[/green]" if row["result"] == "pass" else "[red]fail[/red]",
-                          f"{row['seconds']:.1f}", _short_media(str(row["media"])))
+        passed = len(rows) - len(failed) - len(skipped)
+        title = f"conformance on {transport}: {passed} of {len(rows)} paths pass"
+        if skipped:
+            title += f", {len(skipped)} skipped"
+        console = Console()
+        console.print(title)
+        for subject in SUBJECTS:
+            mine = [row for row in rows if str(row["path"]).startswith(f"{subject}:")]
+            if not mine:
+                continue
+            # One table per machine, its edges without the machine's prefix: the rows fit
+            # 80 columns; a long edge folds rather than squeezing the result column away.
+            table = Table(title=subject, title_justify="left")
+            table.add_column("path (the edge it ends with)", overflow="fold")
+            for column in ("steps", "result", "s", "media"):
+                table.add_column(column, no_wrap=True)
+            for row in mine:
+                table.add_row(str(row["path"]).removeprefix(f"{subject}:"), str(row["steps"]),
+                              _RESULTS[str(row["result"])], f"{row['seconds']:.1f}",
+                              _short_media(str(row["media"])))
+            console.print(table)
         console = Console(soft_wrap=True)
-        console.print(table)
         unchecked = {str(row["media"]) for row in rows if str(row["media"]).startswith("not")}
         for reason in sorted(unchecked):
             console.print(f"[dim]{reason}[/dim]")
+        for row in skipped:
+            console.print(f"[yellow]skipped[/yellow] {row['detail']}")
         for row in failed:
             console.print(f"[red]{row['path']}[/red]: {row['detail']}")
             if "saved" in row:
@@ -111,6 +140,10 @@ def conformance(
                               f"{transport} --replay {row['saved']})")
     if failed:
         raise typer.Exit(1)
+
+
+_RESULTS = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]",
+            "skip": "[yellow]skip[/yellow]"}
 
 
 def _short_media(media: str) -> str:

@@ -2,15 +2,20 @@
 
 Needs the ``aiortc`` extra. Each harness starts a :class:`~rtcstate.server.RoomServer` on
 loopback and a second participant (``peer``) that publishes a video track, so that the room
-under test has media to receive; the server's fault API makes the service-side steps
-(refused joins, cut signaling and its return, an expired session, the same identity joining
-again). The windows are short (:data:`AIORTC_OPTIONS`: a 2 s reconnect window, 0.2 s retry
-back-off), so every generated Room path costs seconds of real time.
+under test has media to receive; the server's fault API makes the service-side steps (refused
+joins and publications, cut signaling and its return, an expired session, the same identity
+joining again, a lost track's media, subscriptions failed, ended and switched off), and a
+third client, the guest, joins, publishes and leaves for the participant and remote-track
+paths. Every step of every generated path can be acted out. The windows are short
+(:data:`AIORTC_OPTIONS`: a 2 s reconnect window, 0.2 s retry back-off, a 1 s warning
+escalation; the server warns about lost media after 1 s), so a path costs a second or two of
+real time.
 
 After every step while the room is connected, :meth:`AiortcHarness.check_media` checks media
 both ways, :data:`MEDIA_BOUND` seconds at most (the same bound after a resume as after the
-join): the peer's track is ``subscribed`` and its frames arrive, and the room's own camera
-(published at the first check) reaches the server::
+join): every subscribed remote track receives frames (the peer's is always one), and every
+published local track reaches the server (the room publishes its own ``probe`` at the first
+check)::
 
     async with AiortcHarness() as harness:
         result = await check_path(harness, path)   # result.media: "checked after 2 step(s)"
@@ -23,20 +28,30 @@ from types import TracebackType
 from typing import Literal, Self
 
 import anyio
+import anyio.abc
 
 from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
 from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
 from rtcstate.room import Room, connect
-from rtcstate.testing.conformance import IDENTITY, ROOM, MediaFailure
+from rtcstate.testing.conformance import (
+    GUEST,
+    IDENTITY,
+    ROOM,
+    BaseHarness,
+    MediaFailure,
+    Pace,
+)
 
-__all__ = ["AIORTC_OPTIONS", "MEDIA_BOUND", "AiortcHarness"]
+__all__ = ["AIORTC_OPTIONS", "MEDIA_BOUND", "PROBE", "AiortcHarness"]
 
 AIORTC_OPTIONS = ConnectOptions(room_name=ROOM, identity=IDENTITY,
                                 reconnect=ReconnectPolicy(window=2),
                                 retry=RetryPolicy(max_attempts=3, initial_delay=0.2,
-                                                  multiplier=2))
+                                                  multiplier=2),
+                                notify_warnings=frozenset({"recording-media-lost"}),
+                                warning_escalation_timeout=1.0)
 """What the room under test joins with on the aiortc harness: short windows, real time."""
 
 MEDIA_BOUND = 2.0
@@ -45,30 +60,39 @@ machines than a laptop, so the bound leaves room over the 1 s a loopback link ne
 
 _SECRET = "rtcstate-conformance-secret-of-32+-bytes"
 _FRAMES = 5
+PROBE = "probe"
+"""The track the room under test publishes at the first media check."""
 
 
-class AiortcHarness:
+class AiortcHarness(BaseHarness):
     """A reference room server with a publishing peer, for :func:`check_path`.
 
-    ``transport_class`` lets a test swap in a subclass (a deliberately broken adapter).
+    ``transport_class`` lets a test swap in a subclass (a deliberately broken adapter). The
+    room under test asks for a subscription once (``subscribe_attempts=1``): retrying is the
+    adapter's own policy, which the model does not describe, and a retry would take a
+    subscription out of ``subscription_failed`` before the path says so.
 
     Attributes:
         options: what the room under test joins with (:data:`AIORTC_OPTIONS`).
+        pace: real time: a step's change within :data:`MEDIA_BOUND` + 1 s, then 0.2 s more.
         server: the running server (inside ``async with``).
     """
 
     options = AIORTC_OPTIONS
+    pace = Pace(within=MEDIA_BOUND + 1, settle=0.2)
 
     def __init__(self, transport_class: type[AiortcTransport] = AiortcTransport) -> None:
         self.transport_class = transport_class
-        self.server = RoomServer(_SECRET, reconnect_window=30.0)
+        self.server = RoomServer(_SECRET, reconnect_window=30.0, media_timeout=1.0)
         self._stack = AsyncExitStack()
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._clients: dict[str, _Client] = {}
 
     def _token(self, identity: str) -> str:
         return create_access_token(_SECRET, identity=identity, room=ROOM)
 
     def transport(self) -> Transport:
-        return self.transport_class(self.server.url, self._token(IDENTITY))
+        return self.transport_class(self.server.url, self._token(IDENTITY), subscribe_attempts=1)
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher()
@@ -89,58 +113,131 @@ class AiortcHarness:
         if code == 53002:
             self.server.expire_session(identity)
             return
-        again = AiortcTransport(self.server.url, self._token(identity))
-        await self._stack.enter_async_context(connect(
-            again, ConnectOptions(room_name=ROOM, identity=identity)))
+        await self._join(f"{identity}#again", identity)
 
     async def advance(self, seconds: float) -> None:
         await anyio.sleep(seconds)  # real time: the windows above keep it to seconds
 
+    async def _join(self, key: str, identity: str) -> None:
+        """Another client joins, in a task of the harness's own: its room outlives the step
+        (and the room under test) that made it, until :meth:`leave` or the harness ends."""
+        assert self._tasks is not None, "use the harness in `async with`"
+        self._clients[key] = await self._tasks.start(self._run_client, identity)
+
+    async def _run_client(self, identity: str, *,
+                          task_status: anyio.abc.TaskStatus[_Client]) -> None:
+        client = _Client()
+        try:
+            async with connect(AiortcTransport(self.server.url, self._token(identity)),
+                               ConnectOptions(room_name=ROOM, identity=identity)) as room:
+                client.room = room
+                task_status.started(client)
+                await client.leave.wait()
+        finally:
+            client.left.set()
+
+    async def join_guest(self) -> None:
+        await self._join(GUEST, GUEST)
+
+    async def leave(self, identity: str) -> None:
+        client = self._clients.pop(identity)
+        client.leave.set()
+        await client.left.wait()
+
+    async def publish_as(self, identity: str, track_name: str) -> None:
+        await self._clients[identity].joined().publish(track_name, "video")
+
+    async def unpublish_as(self, identity: str, track_name: str) -> None:
+        await self._clients[identity].joined().unpublish(track_name)
+
+    async def fail_next_publication(self, identity: str, code: int) -> None:
+        self.server.fail_next_publications(identity, code)
+
+    async def lose_media(self, identity: str, track_name: str) -> None:
+        self.server.lose_media(identity, track_name)
+
+    async def restore_media(self, identity: str, track_name: str) -> None:
+        self.server.restore_media(identity, track_name)
+
+    async def fail_next_subscription(self, identity: str) -> None:
+        self.server.fail_next_subscriptions(identity)
+
+    async def unsubscribe(self, subscriber: str, publisher: str, track_name: str) -> None:
+        self.server.unsubscribe(subscriber, publisher, track_name)
+
+    async def subscribe(self, subscriber: str, publisher: str, track_name: str) -> None:
+        self.server.subscribe(subscriber, publisher, track_name)
+
+    async def switch_off(self, subscriber: str, publisher: str, track_name: str, *,
+                         on: bool = False) -> None:
+        self.server.switch_off(subscriber, self.server.track_sid(publisher, track_name), on=on)
+
     async def check_media(self, room: Room) -> None:
         """Media flows both ways, within :data:`MEDIA_BOUND` seconds: the peer's track is
-        subscribed and its frames arrive; the room's own ``camera`` (published at the first
-        check) is published and its frames reach the server.
+        subscribed, and every subscribed remote track's frames arrive; the room's own
+        ``probe`` (published at the first check) is published, and every published local
+        track's frames reach the server.
 
         Raises:
             MediaFailure: naming what did not flow.
         """
         transport = room.transport
         assert isinstance(transport, AiortcTransport)
-        await self._check_sending(room)
+        await self._publish_probe(room)
         subscribed = await room.wait_until(
             lambda: any(t.state == "subscribed" for t in room.remote_tracks.values()),
             within=MEDIA_BOUND)
         if not subscribed:
             raise MediaFailure(f"the peer's track was not subscribed within {MEDIA_BOUND} s")
-        for sid, track in room.remote_tracks.items():
-            if track.state != "subscribed":
-                continue
-            before = transport.frames_received.get(sid, 0)
-            with anyio.move_on_after(MEDIA_BOUND):
-                await transport.wait_for_frames(sid, before + _FRAMES)
-            arrived = transport.frames_received.get(sid, 0) - before
-            if arrived < _FRAMES:
-                raise MediaFailure(f"remote track {sid} is subscribed but received {arrived} "
-                                   f"frame(s) in {MEDIA_BOUND} s")
+        failures: list[str] = []
+        # Both ways at once, each track on its own: one bound for the whole check.
+        async with anyio.create_task_group() as checks:
+            checks.start_soon(self._check_sending, room, failures)
+            for sid, track in room.remote_tracks.items():
+                if track.state == "subscribed":
+                    checks.start_soon(self._check_receiving, transport, sid, failures)
+        if failures:
+            raise MediaFailure(sorted(failures)[0])
 
-    async def _check_sending(self, room: Room) -> None:
-        if "camera" not in room.local_tracks:
-            await room.publish("camera", "video")
-        published = await room.wait_until(
-            lambda: room.local_tracks["camera"].state == "published", within=MEDIA_BOUND)
-        if not published:
-            raise MediaFailure(f"the room's camera was not published within {MEDIA_BOUND} s")
-        before = self.server.frames_from(IDENTITY, "camera")
+    @staticmethod
+    async def _check_receiving(transport: AiortcTransport, sid: str,
+                               failures: list[str]) -> None:
+        before = transport.frames_received.get(sid, 0)
         with anyio.move_on_after(MEDIA_BOUND):
-            while self.server.frames_from(IDENTITY, "camera") < before + _FRAMES:  # noqa: ASYNC110
-                await anyio.sleep(0.05)  # the server is in-process: poll its counter
-        arrived = self.server.frames_from(IDENTITY, "camera") - before
+            await transport.wait_for_frames(sid, before + _FRAMES)
+        arrived = transport.frames_received.get(sid, 0) - before
         if arrived < _FRAMES:
-            raise MediaFailure(f"the room's published camera reached the server with "
-                               f"{arrived} frame(s) in {MEDIA_BOUND} s")
+            failures.append(f"remote track {sid} is subscribed but received {arrived} "
+                            f"frame(s) in {MEDIA_BOUND} s")
+
+    async def _publish_probe(self, room: Room) -> None:
+        if PROBE not in room.local_tracks:
+            await room.publish(PROBE, "video")
+            published = await room.wait_until(
+                lambda: room.local_tracks[PROBE].state == "published", within=MEDIA_BOUND)
+            if not published:
+                raise MediaFailure(f"the room's {PROBE} was not published within "
+                                   f"{MEDIA_BOUND} s")
+
+    async def _check_sending(self, room: Room, failures: list[str]) -> None:
+        names = [name for name, track in room.local_tracks.items()
+                 if track.state == "published"]
+        before = {name: self.server.frames_from(IDENTITY, name) for name in names}
+
+        def arrived() -> dict[str, int]:
+            return {name: self.server.frames_from(IDENTITY, name) - before[name]
+                    for name in names}
+
+        with anyio.move_on_after(MEDIA_BOUND):
+            while min(arrived().values(), default=_FRAMES) < _FRAMES:  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # the server is in-process: poll its counters
+        failures.extend(f"the room's published {name} reached the server with {count} "
+                        f"frame(s) in {MEDIA_BOUND} s"
+                        for name, count in arrived().items() if count < _FRAMES)
 
     async def __aenter__(self) -> Self:
         await self._stack.enter_async_context(self.server)
+        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
         peer = await self._stack.enter_async_context(connect(
             AiortcTransport(self.server.url, self._token("peer")),
             ConnectOptions(room_name=ROOM, identity="peer")))
@@ -150,4 +247,19 @@ class AiortcHarness:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        for key in reversed(list(self._clients)):
+            await self.leave(key)
         await self._stack.aclose()
+
+
+class _Client:
+    """Another participant's room, run by a harness task until told to leave."""
+
+    def __init__(self) -> None:
+        self.room: Room | None = None
+        self.leave = anyio.Event()
+        self.left = anyio.Event()
+
+    def joined(self) -> Room:
+        assert self.room is not None
+        return self.room

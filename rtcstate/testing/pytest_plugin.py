@@ -1,10 +1,17 @@
 """A pytest plugin: at the end of a session, which states and transitions of each machine ran;
-and a test that made a conformance check without awaiting it fails.
+the generated conformance paths as a fixture; and a test that made a conformance check without
+awaiting it fails.
 
 Enable it with ``-p rtcstate.testing.pytest_plugin`` (or ``pytest_plugins = [...]`` in a
 ``conftest.py``). ``--rtcstate-require-full-coverage`` (or ``RTCSTATE_REQUIRE_FULL_COVERAGE=1``)
 fails a whole-suite run in which some transition never ran; a run narrowed by paths, ``-k``,
 ``-m`` or ``--deselect`` is never failed for that.
+
+A test that takes a ``conformance_path`` argument runs once per generated path
+(:func:`~rtcstate.testing.conformance.conformance_paths`, ids from
+:func:`~rtcstate.testing.conformance.path_id`); ``@pytest.mark.rtcstate_conformance("room",
+"participant")`` narrows it to some machines. A test whose harness cannot act a step out
+(:class:`~rtcstate.testing.conformance.UnsupportedStep`) is reported as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -28,6 +35,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail a whole-suite run in which some machine transition never ran")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rtcstate_conformance(*subjects): the machines whose generated paths a "
+                   "test taking `conformance_path` runs (room, local_track, remote_track, "
+                   "participant; all by default)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_path" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("rtcstate_conformance")
+    subjects = marker.args if marker is not None and marker.args else conformance.SUBJECTS
+    unknown = [s for s in subjects if s not in conformance.SUBJECTS]
+    if unknown:
+        raise pytest.UsageError(f"rtcstate_conformance: no generated paths for {unknown}; "
+                                f"the machines are {', '.join(conformance.SUBJECTS)}")
+    paths = [path for subject in subjects for path in conformance.conformance_paths(subject)]
+    metafunc.parametrize("conformance_path", paths, ids=conformance.path_id)
+
+
 def _required(config: pytest.Config) -> bool:
     return bool(config.getoption("rtcstate_require_full_coverage")) or (
         os.environ.get("RTCSTATE_REQUIRE_FULL_COVERAGE") == "1")
@@ -36,7 +63,11 @@ def _required(config: pytest.Config) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> object:
     conformance.never_awaited.clear()
-    result = yield
+    try:
+        result = yield
+    except conformance.UnsupportedStep as exc:
+        conformance.never_awaited.clear()
+        pytest.skip(str(exc))
     missed, conformance.never_awaited[:] = list(conformance.never_awaited), []
     if missed:
         pytest.fail(f"{missed[0]} was never awaited: the path did not run (write "
