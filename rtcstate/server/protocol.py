@@ -93,31 +93,41 @@ async def _no_consent() -> None:
     return None
 
 
-async def close_peer_connection(pc: RTCPeerConnection) -> None:
+async def close_peer_connection(pc: RTCPeerConnection, *,
+                                end_unstarted_tracks: bool = False) -> None:
     """Close ``pc`` to the end, as both ends do: shielded (a close cut short by a cancellation
-    leaves sockets open), and ending its remote tracks.
+    leaves sockets open), keeping a late ICE connect from starting a consent task that would
+    never end (below), and, with ``end_unstarted_tracks``, ending its remote tracks.
 
     aiortc ends a remote track when its receiver's decoder stops, and a receiver that never
     started (the connection closed before media was negotiated, or its DTLS handshake failed)
     never does: whatever reads the track, a ``MediaRelay`` task say, waits forever, to be
-    destroyed pending when collected. This gives such a track the end-of-stream marker its
-    decoder would have (``None`` on its queue, read by ``RemoteStreamTrack.recv``; a private
-    attribute of aiortc 1.x, looked up defensively: without it nothing is done). And it keeps
-    a late ICE connect from starting a consent task that would never end (below).
+    destroyed pending when collected. ``end_unstarted_tracks`` gives such a track the
+    end-of-stream marker its decoder would have (``None`` on its queue, read by
+    ``RemoteStreamTrack.recv``; private attributes of aiortc 1.x, looked up defensively:
+    without them nothing is done). The server relays its publications' tracks and asks for
+    it; the client reads a subscription's track only once it is connected, and ending the
+    tracks of its replaced subscriptions early was measured to cost a resumed subscriber its
+    frames now and then (the churning-room test), so it does not.
     """
     connections = _ice_connections(pc)
+    for connection in connections:
+        # aioice 0.x: a close that comes while the ICE checks are just completing lets
+        # connect() start its consent-freshness task during or after the close, which then
+        # loops forever (no nominated pairs are left to fail). A connection being closed
+        # gets a no-op instead, and a task started meanwhile is cancelled.
+        connection.query_consent = _no_consent
     with anyio.CancelScope(shield=True):
         await pc.close()
     for connection in connections:
-        # aioice 0.x: a close that comes while the ICE checks are just completing lets
-        # connect() start its consent-freshness task afterwards, which then loops forever (no
-        # nominated pairs are left to fail). A closed connection gets a no-op instead.
-        connection.query_consent = _no_consent
+        consent = getattr(connection, "_query_consent_task", None)
+        if isinstance(consent, asyncio.Task) and not consent.done():
+            consent.cancel()
     for receiver in pc.getReceivers():
-        # Closing stops the track (readyState "ended") without waking a reader; one more end
-        # marker is harmless after the decoder's own.
+        # A receiver that started has a decoder, which ends its track as it stops.
+        started = getattr(receiver, "_RTCRtpReceiver__started", True)
         queue = getattr(receiver.track, "_queue", None)
-        if isinstance(queue, asyncio.Queue):
+        if end_unstarted_tracks and not started and isinstance(queue, asyncio.Queue):
             queue.put_nowait(None)
 
 

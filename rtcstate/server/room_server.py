@@ -953,7 +953,7 @@ class RoomServer:
         self._pcs.discard(pc)
         with anyio.CancelScope(shield=True):
             async with self._negotiating:
-                await close_peer_connection(pc)
+                await close_peer_connection(pc, end_unstarted_tracks=True)
 
     # -- leaving -----------------------------------------------------------------------------
 
