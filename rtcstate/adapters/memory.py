@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, Self
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -35,12 +35,12 @@ from rtcstate.errors import error_for
 from rtcstate.limits import MAX_PUBLICATIONS, join_refusal, publication_refusal
 from rtcstate.models.base import DeviceKind, Event, TrackKind
 from rtcstate.models.local_track import (
-    PUBLISH_ERROR_CODES,
     LocalTrackPublished,
     LocalTrackPublishFailed,
     LocalTrackWarning,
     LocalTrackWarningsCleared,
     PublishErrorCode,
+    publish_error_code,
 )
 from rtcstate.models.options import ConnectOptions
 from rtcstate.models.participant import (
@@ -296,10 +296,8 @@ class MemoryRoomService:
         Raises:
             ValueError: ``code`` is not one of those.
         """
-        if code not in PUBLISH_ERROR_CODES:
-            raise ValueError(f"{code} is not a code a publication is refused with")
         self._publish_failures.setdefault(identity, []).extend(
-            [cast(PublishErrorCode, code)] * times)
+            [publish_error_code(code)] * times)
 
     def fail_next_subscriptions(self, identity: str, times: int = 1) -> None:
         """The next ``times`` subscriptions of ``identity`` fail with 53407 (its media

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal, cast, get_args
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.models.base import ErrorRef, Event, FacingMode, Name, Text, TrackKind, WarningName
@@ -20,6 +20,7 @@ __all__ = [
     "LocalTrackPublished",
     "PUBLISH_ERROR_CODES",
     "PublishErrorCode",
+    "publish_error_code",
     "LocalTrackRestart",
     "LocalTrackRoomLost",
     "LocalTrackStop",
@@ -36,6 +37,17 @@ left (53305)."""
 
 PUBLISH_ERROR_CODES: frozenset[int] = frozenset(get_args(PublishErrorCode))
 """The codes a publication can be refused with, as a set (for checks at run time)."""
+
+
+def publish_error_code(code: int) -> PublishErrorCode:
+    """``code`` as a :data:`PublishErrorCode` (what a room service's scripted refusal takes).
+
+    Raises:
+        ValueError: a publication is not refused with ``code``.
+    """
+    if code not in PUBLISH_ERROR_CODES:
+        raise ValueError(f"{code} is not a code a publication is refused with")
+    return cast(PublishErrorCode, code)
 
 
 class LocalTrackEvent(Event):

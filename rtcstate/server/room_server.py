@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self, cast
+from typing import Self
 
 import anyio
 import anyio.abc
@@ -61,7 +61,7 @@ from rtcstate.errors import AccessTokenError
 from rtcstate.limits import MAX_PUBLICATIONS, join_refusal, publication_refusal
 from rtcstate.logs import get_logger
 from rtcstate.models.base import TrackKind
-from rtcstate.models.local_track import PUBLISH_ERROR_CODES, PublishErrorCode
+from rtcstate.models.local_track import PublishErrorCode, publish_error_code
 from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
     Answer,
@@ -394,10 +394,8 @@ class RoomServer:
         Raises:
             ValueError: ``code`` is not one of those.
         """
-        if code not in PUBLISH_ERROR_CODES:
-            raise ValueError(f"{code} is not a code a publication is refused with")
         self._publish_failures.setdefault(identity, []).extend(
-            [cast(PublishErrorCode, code)] * times)
+            [publish_error_code(code)] * times)
 
     def lose_media(self, identity: str, track_name: str, *, duration: float | None = None) -> None:
         """Stop the media of ``identity``'s published track ``track_name`` for ``duration`` s
