@@ -612,8 +612,7 @@ class _Run:
         """The guest joins (and publishes the track a remote path follows)."""
         if self.subject == "participant":
             await self._do(self.path[0], self.harness.join_guest)
-            if not await room.wait_until(lambda: self.appeared, within=self.pace.within):
-                raise ConformanceFailure("participant:(new)--connected-->connected", [], [])
+            await self._appear("participant", "connected", room)
         elif self.subject == "remote_track":
             first = self.path[0]
             await self._do(first, self.harness.join_guest)
@@ -621,8 +620,13 @@ class _Run:
                 await self._do(first, self.harness.unsubscribe, IDENTITY, GUEST, TRACK)
             await self._prepare(0)
             await self._do(first, self.harness.publish_as, GUEST, TRACK)
-            if not await room.wait_until(lambda: self.appeared, within=self.pace.within):
-                raise ConformanceFailure("remote_track:(new)--published-->published", [], [])
+            await self._appear("remote_track", "published", room)
+
+    async def _appear(self, kind: str, state: str, room: Room) -> None:
+        """The guest's machine must come into being (in ``state``) within the pace."""
+        if not await room.wait_until(lambda: self.appeared, within=self.pace.within):
+            raise ConformanceFailure(f"{kind}:(new)--{state}-->{state}",
+                                     [(None, state, state, None)], [])
 
     def _follows(self, index: int) -> bool:
         """Whether step ``index`` is what the adapter does by itself after the step before (a
