@@ -359,15 +359,13 @@ class RoomServer:
             LookupError: no such participant is connected.
             RuntimeError: the server is not running.
         """
-        participant = self._find(identity)
-        if self._tasks is None:
-            raise RuntimeError("the server is not running")
+        participant, tasks = self._running(identity)
 
         async def expire() -> None:
             await self._send(participant, Disconnected(code=53002))
             await self._remove(participant, verdict=53002)
 
-        self._tasks.start_soon(expire)
+        tasks.start_soon(expire)
 
     def fail_next_joins(self, identity: str, code: int, times: int = 1) -> None:
         """The next ``times`` joins by ``identity`` are refused with connection error ``code``
@@ -473,7 +471,11 @@ class RoomServer:
             LookupError: no such participant or track.
             RuntimeError: the server is not running.
         """
-        participant, track = self._subscription_of(subscriber, track_sid)
+        participant, tasks = self._running(subscriber)
+        track = self._track(participant.room, track_sid)
+        if track is None or track.publisher is participant:
+            raise LookupError(f"no track {track_sid!r} of another participant in "
+                              f"{subscriber!r}'s room")
         if on:
             participant.switched_off.discard(track.sid)
         else:
@@ -481,8 +483,7 @@ class RoomServer:
         subscription = participant.subscriptions.get(track.sid)
         if subscription is not None:
             self._forward(participant, track, subscription)
-        assert self._tasks is not None
-        self._tasks.start_soon(self._send, participant, TrackNotice(
+        tasks.start_soon(self._send, participant, TrackNotice(
             change="switched_on" if on else "switched_off", track=track.info()))
 
     def drop_signaling(self, identity: str, *, duration: float | None = 0.0) -> None:
@@ -505,23 +506,18 @@ class RoomServer:
         return track
 
     def _running(self, identity: str) -> tuple[_Participant, anyio.abc.TaskGroup]:
+        """``identity``'s participant (``LookupError`` if none), and the task group faults
+        run in (``RuntimeError`` if the server is not running)."""
+        participant = self._find(identity)
         if self._tasks is None:
             raise RuntimeError("the server is not running")
-        return self._find(identity), self._tasks
+        return participant, self._tasks
 
     @staticmethod
     def _published(subscriber: _Participant, publisher: str, track_name: str) -> _Track | None:
         other = next((p for p in subscriber.room.participants.values()
                       if p.identity == publisher and p is not subscriber), None)
         return other.tracks.get(track_name) if other is not None else None
-
-    def _subscription_of(self, subscriber: str, track_sid: str) -> tuple[_Participant, _Track]:
-        participant, _tasks = self._running(subscriber)
-        track = self._track(participant.room, track_sid)
-        if track is None or track.publisher is participant:
-            raise LookupError(f"no track {track_sid!r} of another participant in "
-                              f"{subscriber!r}'s room")
-        return participant, track
 
     def _forward(self, subscriber: _Participant, track: _Track,
                  subscription: _Subscription) -> None:
