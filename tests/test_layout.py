@@ -116,7 +116,8 @@ def test_adapters_hold_only_client_adapters_and_their_protocols() -> None:
     assert sorted(_under("rtcstate.adapters")) == [
         "rtcstate.adapters", "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.media",
         "rtcstate.adapters.aiortc.transport", "rtcstate.adapters.base",
-        "rtcstate.adapters.memory"]
+        "rtcstate.adapters.janus", "rtcstate.adapters.janus.api",
+        "rtcstate.adapters.janus.transport", "rtcstate.adapters.memory"]
 
 
 def test_the_demo_stories_live_together() -> None:
