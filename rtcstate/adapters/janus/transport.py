@@ -116,6 +116,7 @@ class _Publication:
     kind: TrackKind
     transceiver: RTCRtpTransceiver | None = None
     sid: str | None = None  # set once Janus accepted it (identity/mid)
+    warned: bool = False  # Janus said it stopped receiving its media
 
 
 @dataclass(slots=True)
@@ -238,6 +239,7 @@ class JanusTransport:
         try:
             await janus.open(self.join_timeout)
         except (OSError, TimeoutError, TransportError) as exc:
+            await janus.close()
             self._fail_join(options, 53000, f"cannot reach {self.url}: {exc}")
             return
         reader = anyio.CancelScope()
@@ -516,7 +518,9 @@ class JanusTransport:
         if pc is not None and pc.connectionState in ("failed", "closed"):
             await self._negotiate()
         for track in list(self._remote.values()):
-            if track.pc is not None and track.pc.connectionState in ("failed", "closed"):
+            # Subscriptions being made when the link went, and those whose media did not
+            # survive the outage, are made again.
+            if track.pc is None or track.pc.connectionState in ("failed", "closed"):
                 await self._resubscribe(track)
 
     async def _feed_streams(self, janus: JanusSession, feed: str) -> list[dict[str, Any]] | None:
@@ -605,9 +609,13 @@ class JanusTransport:
                             and p.transceiver.mid == mid), None)
         if publication is None:
             return
+        receiving = bool(notice.get("receiving"))
+        if receiving != publication.warned:
+            return  # Janus also says when media first arrives: no warning to clear then
+        publication.warned = not receiving
         fields: dict[str, Any] = {"track_name": publication.name, "kind": publication.kind,
                                   "track_sid": publication.sid}
-        self._emit(LocalTrackWarningsCleared(**fields) if notice.get("receiving")
+        self._emit(LocalTrackWarningsCleared(**fields) if receiving
                    else LocalTrackWarning(**fields, warning="recording-media-lost"))
 
     # -- the room as this participant sees it ------------------------------------------------
@@ -780,7 +788,8 @@ class JanusTransport:
             await self._janus.detach(handle)
         if pc is not None:
             async with self._negotiating:
-                await close_peer_connection(pc)
+                # A receiver that never started would keep its relay's reader waiting.
+                await close_peer_connection(pc, end_unstarted_tracks=True)
 
     # -- publications ------------------------------------------------------------------------
 
@@ -919,7 +928,7 @@ class JanusTransport:
                 closing.append(close_peer_connection(pc))
             for track in self._remote.values():
                 if track.pc is not None:
-                    closing.append(close_peer_connection(track.pc))
+                    closing.append(close_peer_connection(track.pc, end_unstarted_tracks=True))
                 track.pc = track.handle = None
             for close in closing:
                 await close
