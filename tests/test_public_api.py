@@ -29,7 +29,7 @@ PUBLIC_MODULES = [
     "rtcstate.cli.webrtc", "rtcstate.cli.conformance", "rtcstate.testing.aiortc",
     "rtcstate.testing", "rtcstate.testing.paths", "rtcstate.testing.stateful",
     "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
-    "rtcstate.testing.janus",
+    "rtcstate.testing.janus", "rtcstate.testing.janus_harness",
 ]
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.
