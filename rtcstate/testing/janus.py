@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from rtcstate.testing.netns import netns_unavailable
+from rtcstate.testing.netns import _ip, netns_unavailable
 
 __all__ = ["JANUS_LIBRARIES", "JanusServer", "janus_unavailable"]
 
@@ -236,8 +236,3 @@ general: {
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
 
-
-def _ip(*args: str) -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(args)}: {result.stderr.strip()}")

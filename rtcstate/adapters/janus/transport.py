@@ -264,7 +264,7 @@ class JanusTransport:
         for attendee in joined.data.get("attendees") or ():
             self._participant_seen(attendee)
         for publisher in joined.data.get("publishers") or ():
-            self._publisher_seen(publisher)
+            await self._publisher_seen(publisher)
         tasks.start_soon(self._run, janus, reader)
 
     async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
@@ -583,7 +583,7 @@ class JanusTransport:
         if isinstance(joining, dict):
             self._participant_seen(joining)
         for publisher in data.get("publishers") or ():
-            self._publisher_seen(publisher)
+            await self._publisher_seen(publisher)
         unpublished = data.get("unpublished")
         if unpublished is not None and unpublished != "ok":
             await self._feed_unpublished(str(unpublished))
@@ -629,13 +629,11 @@ class JanusTransport:
         self._participants[feed] = identity
         self._emit(ParticipantConnected(participant_sid=feed, identity=identity))
 
-    def _publisher_seen(self, publisher: dict[str, Any]) -> None:
+    async def _publisher_seen(self, publisher: dict[str, Any]) -> None:
         self._participant_seen(publisher)
         streams = publisher.get("streams")
         if isinstance(streams, list):
-            tasks = self._tasks
-            assert tasks is not None
-            tasks.start_soon(self._streams_seen, str(publisher["id"]), streams)
+            await self._streams_seen(str(publisher["id"]), streams)
 
     async def _streams_seen(self, feed: str, streams: list[dict[str, Any]]) -> None:
         """A publisher's streams as Janus lists them now: new ones published, gone or
@@ -660,7 +658,11 @@ class JanusTransport:
             self._emit(RemoteTrackPublished(track_sid=sid, participant_sid=feed, kind=kind,
                                             track_name=track.name,
                                             participant_identity=self._participants[feed]))
-            await self._subscribe(track)
+            # In a task: the notices after this one are told in order, not after the
+            # subscription's round trips (it gives up on a track unpublished meanwhile).
+            tasks = self._tasks
+            assert tasks is not None
+            tasks.start_soon(self._subscribe, track)
 
     async def _feed_unpublished(self, feed: str) -> None:
         for track in [t for t in self._remote.values() if t.feed == feed]:
