@@ -23,27 +23,24 @@ original. aiortc runs on asyncio only: entering the transport under trio raises 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
 import av.error
-import sniffio
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError
-from anyio.streams.memory import MemoryObjectReceiveStream
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from rtcstate.adapters.aiortc.media import RemoteMedia, synthetic_track
+from rtcstate.adapters.aiortc.client import AiortcClient
+from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.errors import AccessTokenError, TransportError, shorten
 from rtcstate.logs import get_logger
 from rtcstate.models.base import Event, TrackKind
@@ -157,7 +154,7 @@ def _with_code(cls: type[RoomConnectFailed | RoomDisconnected | LocalTrackPublis
                                    "message": f"{message} ({code})"})
 
 
-class AiortcTransport:
+class AiortcTransport(AiortcClient):
     """One local participant's connection to a :class:`RoomServer`, over real WebRTC.
 
     Args:
@@ -188,6 +185,7 @@ class AiortcTransport:
                  subscribe_timeout: float = 5.0, subscribe_attempts: int = 3) -> None:
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
+        super().__init__()
         self.url = url
         self.token = token
         self.source: TrackSource = source or (lambda _name, kind: synthetic_track(kind))
@@ -198,21 +196,14 @@ class AiortcTransport:
         self.join_timeout = join_timeout
         self.subscribe_timeout = subscribe_timeout
         self.subscribe_attempts = subscribe_attempts
-        self.emitted = 0
-        self.frames_received: dict[str, int] = {}
         self.local_media: dict[str, MediaStreamTrack] = {}
         # aiortc stops the track a sender sent once its connection closes: each connection
         # sends a relay of the local track, which outlives every connection it is sent on.
         self._relay = MediaRelay()
-        # What is received is read twice: frames are counted, and the application may record.
-        self._received = MediaRelay()
-        self._feeds: dict[str, RemoteMedia] = {}
         self._subscribe_failures: dict[str, int] = {}
         # participant sid -> (identity, reconnecting), as told to the application
         self._view_participants: dict[str, tuple[str, bool]] = {}
         self._view_tracks: dict[str, TrackInfo] = {}
-        self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
-        self._tasks: anyio.abc.TaskGroup | None = None
         self._session: anyio.CancelScope | None = None
         self._ws: ClientConnection | None = None
         self._options: ConnectOptions | None = None
@@ -222,19 +213,14 @@ class AiortcTransport:
         self._publishers: dict[str, RTCPeerConnection] = {}
         self._subscribers: dict[str, RTCPeerConnection] = {}
         self._subscribed: set[str] = set()
-        self._frame_arrived: anyio.Event | None = None
         # Closing a peer connection while it gathers candidates leaks the sockets made after
         # the close: negotiations and closes take turns.
         self._negotiating = anyio.Lock()
         self._last_heard = 0.0
         self._pings = 0
         self._leaving = False
-        self._closed = False
 
     # -- the Transport protocol --------------------------------------------------------------
-
-    def events(self) -> MemoryObjectReceiveStream[Event]:
-        return self._receive
 
     async def connect(self, options: ConnectOptions) -> None:
         """Open signaling and join; the outcome arrives as events.
@@ -338,38 +324,7 @@ class AiortcTransport:
         for media in self.local_media.values():
             media.stop()
         self.local_media.clear()
-        for sid in list(self._feeds):
-            self._end_feed(sid)
-
-    async def aclose(self) -> None:
-        """Disconnect, end every task, end the event stream. Idempotent."""
-        await self.__aexit__(None, None, None)
-
-    async def __aenter__(self) -> Self:
-        if sniffio.current_async_library() != "asyncio":
-            self._closed = True
-            self._send.close()
-            self._receive.close()
-            raise RuntimeError("the aiortc transport runs on asyncio only (aiortc does); "
-                               "use the memory transport under trio")
-        tasks = anyio.create_task_group()
-        await tasks.__aenter__()
-        self._tasks = tasks
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if self._closed:
-            return
-        with anyio.CancelScope(shield=True):
-            await self.disconnect()
-        self._closed = True
-        self._send.close()
-        self._receive.close()
-        tasks, self._tasks = self._tasks, None
-        if tasks is not None:
-            tasks.cancel_scope.cancel()
-            await tasks.__aexit__(None, None, None)  # a task's failure still surfaces
+        self._end_feeds()
 
     @property
     def connected(self) -> bool:
@@ -578,12 +533,7 @@ class AiortcTransport:
 
         @pc.on("track")
         def receive(track: MediaStreamTrack) -> None:
-            tasks.start_soon(self._count_frames, info.sid,
-                             self._received.subscribe(track, buffered=False))
-            feed = self._feeds.get(info.sid)
-            if feed is None:
-                feed = self._feeds[info.sid] = RemoteMedia(track.kind)
-            feed.feed(self._received.subscribe(track))
+            self._received_track(info.sid, track, tasks)
 
         @pc.on("connectionstatechange")
         def changed() -> None:
@@ -651,36 +601,6 @@ class AiortcTransport:
     def _ids(info: TrackInfo) -> dict[str, Any]:
         return {"track_sid": info.sid, "participant_sid": info.participant_sid,
                 "kind": info.kind}
-
-    def remote_media(self, track_sid: str) -> RemoteMedia | None:
-        """The media of subscribed remote track ``track_sid``: one aiortc ``MediaStreamTrack``
-        for the whole subscription (it carries on across resumes, when the connection under it
-        is made anew), which ends when the track is unsubscribed or unpublished."""
-        return self._feeds.get(track_sid)
-
-    def _end_feed(self, track_sid: str) -> None:
-        feed = self._feeds.pop(track_sid, None)
-        if feed is not None:
-            feed.stop()
-
-    async def wait_for_frames(self, track_sid: str, at_least: int) -> int:
-        """Wait until ``at_least`` frames of remote track ``track_sid`` have arrived (in all,
-        across reconnections); return how many have. Bound it with ``anyio.fail_after``."""
-        while self.frames_received.get(track_sid, 0) < at_least:
-            if self._frame_arrived is None:
-                self._frame_arrived = anyio.Event()
-            await self._frame_arrived.wait()
-        return self.frames_received[track_sid]
-
-    async def _count_frames(self, sid: str, track: MediaStreamTrack) -> None:
-        self.frames_received.setdefault(sid, 0)
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-                self.frames_received[sid] += 1
-                arrived, self._frame_arrived = self._frame_arrived, None
-                if arrived is not None:
-                    arrived.set()
 
     # -- the room as this participant sees it ------------------------------------------------
     # Every participant and track event goes through these, so the view is what was told, and
@@ -780,20 +700,7 @@ class AiortcTransport:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _emit(self, event: Event) -> None:
-        if not self._closed:
-            self._send.send_nowait(event)
-            self.emitted += 1
-
     def _fail_join(self, options: ConnectOptions, message: str) -> None:
         _log.info("join_failed", room=options.room_name, detail=message)
         self._emit(RoomConnectFailed(room_name=options.room_name, error_code=53000,
                                      message=message))
-
-    def _check_open(self) -> anyio.abc.TaskGroup:
-        if self._closed:
-            raise anyio.ClosedResourceError
-        if self._tasks is None:
-            raise RuntimeError("enter the transport first ('async with', or rtcstate.connect)")
-        return self._tasks
-

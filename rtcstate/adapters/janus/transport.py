@@ -29,16 +29,13 @@ original. aiortc runs on asyncio only: entering the transport under trio raises 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import anyio
 import anyio.abc
-import sniffio
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -47,17 +44,16 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
-from aiortc.mediastreams import MediaStreamError
-from anyio.streams.memory import MemoryObjectReceiveStream
 from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
-from rtcstate.adapters.aiortc.media import RemoteMedia, synthetic_track
+from rtcstate.adapters.aiortc.client import AiortcClient
+from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.adapters.aiortc.transport import map_aiortc_errors
 from rtcstate.adapters.janus.api import JanusRequestError, JanusSession, Reply, plugin_data
 from rtcstate.errors import TransportError
 from rtcstate.logs import get_logger
-from rtcstate.models.base import Event, TrackKind
+from rtcstate.models.base import TrackKind
 from rtcstate.models.local_track import (
     LocalTrackPublished,
     LocalTrackPublishFailed,
@@ -142,7 +138,7 @@ def _code_for(table: dict[int, int], exc: JanusRequestError, fallback: int) -> i
     return table.get(exc.code, fallback)
 
 
-class JanusTransport:
+class JanusTransport(AiortcClient):
     """One local participant's connection to a Janus VideoRoom, over real WebRTC.
 
     Args:
@@ -172,6 +168,8 @@ class JanusTransport:
         local_media: the track being sent, per local track name.
     """
 
+    backend = "Janus"
+
     def __init__(self, url: str, *, source: TrackSource | None = None,
                  rtc_configuration: RTCConfiguration | None = None,
                  heartbeat_interval: float = 0.2, heartbeat_timeout: float = 0.6,
@@ -181,6 +179,7 @@ class JanusTransport:
                  room_secret: str | None = None, take_over_identity: bool = True) -> None:
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
+        super().__init__()
         self.url = url
         self.source: TrackSource = source or (lambda _name, kind: synthetic_track(kind))
         self.rtc_configuration = rtc_configuration or local_rtc_configuration()
@@ -194,14 +193,8 @@ class JanusTransport:
         self.max_publishers = max_publishers
         self.room_secret = room_secret
         self.take_over_identity = take_over_identity
-        self.emitted = 0
-        self.frames_received: dict[str, int] = {}
         self.local_media: dict[str, MediaStreamTrack] = {}
         self._relay = MediaRelay()
-        self._received = MediaRelay()
-        self._feeds: dict[str, RemoteMedia] = {}
-        self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
-        self._tasks: anyio.abc.TaskGroup | None = None
         self._session_scope: anyio.CancelScope | None = None
         self._janus: JanusSession | None = None
         self._handle: int | None = None
@@ -211,16 +204,11 @@ class JanusTransport:
         self._publisher_pc: RTCPeerConnection | None = None
         self._participants: dict[str, str] = {}  # Janus id -> identity, as told
         self._remote: dict[str, _RemoteTrack] = {}  # track sid -> track, as told
-        self._frame_arrived: anyio.Event | None = None
         self._negotiating = anyio.Lock()
         self._link_up = False
         self._leaving = False
-        self._closed = False
 
     # -- the Transport protocol --------------------------------------------------------------
-
-    def events(self) -> MemoryObjectReceiveStream[Event]:
-        return self._receive
 
     async def connect(self, options: ConnectOptions) -> None:
         """Open a session, attach to the VideoRoom and join ``options.room_name`` as a
@@ -325,38 +313,7 @@ class JanusTransport:
             media.stop()
         self.local_media.clear()
         self._publications.clear()
-        for sid in list(self._feeds):
-            self._end_feed(sid)
-
-    async def aclose(self) -> None:
-        """Disconnect, end every task, end the event stream. Idempotent."""
-        await self.__aexit__(None, None, None)
-
-    async def __aenter__(self) -> Self:
-        if sniffio.current_async_library() != "asyncio":
-            self._closed = True
-            self._send.close()
-            self._receive.close()
-            raise RuntimeError("the Janus transport runs on asyncio only (aiortc does); "
-                               "use the memory transport under trio")
-        tasks = anyio.create_task_group()
-        await tasks.__aenter__()
-        self._tasks = tasks
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if self._closed:
-            return
-        with anyio.CancelScope(shield=True):
-            await self.disconnect()
-        self._closed = True
-        self._send.close()
-        self._receive.close()
-        tasks, self._tasks = self._tasks, None
-        if tasks is not None:
-            tasks.cancel_scope.cancel()
-            await tasks.__aexit__(None, None, None)
+        self._end_feeds()
 
     @property
     def connected(self) -> bool:
@@ -720,12 +677,7 @@ class JanusTransport:
 
         @pc.on("track")
         def receive(media: MediaStreamTrack) -> None:
-            tasks.start_soon(self._count_frames, track.sid,
-                             self._received.subscribe(media, buffered=False))
-            feed = self._feeds.get(track.sid)
-            if feed is None:
-                feed = self._feeds[track.sid] = RemoteMedia(media.kind)
-            feed.feed(self._received.subscribe(media))
+            self._received_track(track.sid, media, tasks)
 
         @pc.on("connectionstatechange")
         def changed() -> None:
@@ -892,36 +844,6 @@ class JanusTransport:
 
     # -- media -------------------------------------------------------------------------------
 
-    def remote_media(self, track_sid: str) -> RemoteMedia | None:
-        """The media of subscribed remote track ``track_sid``: one aiortc ``MediaStreamTrack``
-        for the whole subscription, which ends when the track is unsubscribed or
-        unpublished."""
-        return self._feeds.get(track_sid)
-
-    def _end_feed(self, track_sid: str) -> None:
-        feed = self._feeds.pop(track_sid, None)
-        if feed is not None:
-            feed.stop()
-
-    async def wait_for_frames(self, track_sid: str, at_least: int) -> int:
-        """Wait until ``at_least`` frames of remote track ``track_sid`` have arrived (in all);
-        return how many have. Bound it with ``anyio.fail_after``."""
-        while self.frames_received.get(track_sid, 0) < at_least:
-            if self._frame_arrived is None:
-                self._frame_arrived = anyio.Event()
-            await self._frame_arrived.wait()
-        return self.frames_received[track_sid]
-
-    async def _count_frames(self, sid: str, track: MediaStreamTrack) -> None:
-        self.frames_received.setdefault(sid, 0)
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-                self.frames_received[sid] += 1
-                arrived, self._frame_arrived = self._frame_arrived, None
-                if arrived is not None:
-                    arrived.set()
-
     async def _close_media(self) -> None:
         async with self._negotiating:
             closing: list[Awaitable[None]] = []
@@ -937,21 +859,8 @@ class JanusTransport:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _emit(self, event: Event) -> None:
-        if not self._closed:
-            self._send.send_nowait(event)
-            self.emitted += 1
-
     def _fail_join(self, options: ConnectOptions, code: int, message: str) -> None:
         _log.info("join_failed", room=options.room_name, code=code, detail=message)
         self._emit(RoomConnectFailed(room_name=options.room_name,
                                      error_code=code,  # type: ignore[arg-type]
                                      message=message))
-
-    def _check_open(self) -> anyio.abc.TaskGroup:
-        if self._closed:
-            raise anyio.ClosedResourceError
-        if self._tasks is None:
-            raise RuntimeError("enter the transport first ('async with', or rtcstate.connect)")
-        return self._tasks
-

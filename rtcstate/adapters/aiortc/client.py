@@ -1,0 +1,152 @@
+"""What every client transport on aiortc shares: its event stream, its task group, and the
+media it receives (one :class:`~rtcstate.adapters.aiortc.media.RemoteMedia` per subscribed
+track, frames counted).
+
+:class:`~rtcstate.adapters.aiortc.AiortcTransport` (the reference server's client) and
+:class:`~rtcstate.adapters.janus.JanusTransport` are built on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+import sniffio
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from rtcstate.adapters.aiortc.media import RemoteMedia
+from rtcstate.models.base import Event
+
+__all__ = ["AiortcClient"]
+
+
+class AiortcClient:
+    """A base for client transports on aiortc (asyncio only).
+
+    Subclasses implement the requests of :class:`~rtcstate.adapters.base.Transport` and
+    :meth:`disconnect`; this class enters and leaves the task group, keeps the event stream,
+    and hands out what is received.
+
+    Attributes:
+        emitted: how many events it has put on its event stream.
+        frames_received: frames received so far, per remote track sid (across resumes).
+    """
+
+    backend = "aiortc"
+    """The name the asyncio-only refusal uses."""
+
+    def __init__(self) -> None:
+        self.emitted = 0
+        self.frames_received: dict[str, int] = {}
+        # What is received is read twice: frames are counted, and the application may record.
+        self._received = MediaRelay()
+        self._feeds: dict[str, RemoteMedia] = {}
+        self._frame_arrived: anyio.Event | None = None
+        self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._closed = False
+
+    def events(self) -> MemoryObjectReceiveStream[Event]:
+        return self._receive
+
+    async def disconnect(self) -> None:
+        """Leave the room (subclasses)."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Disconnect, end every task, end the event stream. Idempotent."""
+        await self.__aexit__(None, None, None)
+
+    async def __aenter__(self) -> Self:
+        if sniffio.current_async_library() != "asyncio":
+            self._closed = True
+            self._send.close()
+            self._receive.close()
+            raise RuntimeError(f"the {self.backend} transport runs on asyncio only (aiortc "
+                               "does); use the memory transport under trio")
+        tasks = anyio.create_task_group()
+        await tasks.__aenter__()
+        self._tasks = tasks
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._closed:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.disconnect()
+        self._closed = True
+        self._send.close()
+        self._receive.close()
+        tasks, self._tasks = self._tasks, None
+        if tasks is not None:
+            tasks.cancel_scope.cancel()
+            await tasks.__aexit__(None, None, None)  # a task's failure still surfaces
+
+    # -- what is received --------------------------------------------------------------------
+
+    def remote_media(self, track_sid: str) -> RemoteMedia | None:
+        """The media of subscribed remote track ``track_sid``: one aiortc ``MediaStreamTrack``
+        for the whole subscription (it carries on when the connection under it is made anew),
+        which ends when the track is unsubscribed or unpublished."""
+        return self._feeds.get(track_sid)
+
+    async def wait_for_frames(self, track_sid: str, at_least: int) -> int:
+        """Wait until ``at_least`` frames of remote track ``track_sid`` have arrived (in all,
+        across reconnections); return how many have. Bound it with ``anyio.fail_after``."""
+        while self.frames_received.get(track_sid, 0) < at_least:
+            if self._frame_arrived is None:
+                self._frame_arrived = anyio.Event()
+            await self._frame_arrived.wait()
+        return self.frames_received[track_sid]
+
+    def _received_track(self, track_sid: str, track: MediaStreamTrack,
+                        tasks: anyio.abc.TaskGroup) -> None:
+        """A peer connection's ``track`` event: count its frames, and feed the track's
+        :class:`RemoteMedia`."""
+        tasks.start_soon(self._count_frames, track_sid,
+                         self._received.subscribe(track, buffered=False))
+        feed = self._feeds.get(track_sid)
+        if feed is None:
+            feed = self._feeds[track_sid] = RemoteMedia(track.kind)
+        feed.feed(self._received.subscribe(track))
+
+    def _end_feed(self, track_sid: str) -> None:
+        feed = self._feeds.pop(track_sid, None)
+        if feed is not None:
+            feed.stop()
+
+    def _end_feeds(self) -> None:
+        for sid in list(self._feeds):
+            self._end_feed(sid)
+
+    async def _count_frames(self, sid: str, track: MediaStreamTrack) -> None:
+        self.frames_received.setdefault(sid, 0)
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                self.frames_received[sid] += 1
+                arrived, self._frame_arrived = self._frame_arrived, None
+                if arrived is not None:
+                    arrived.set()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if not self._closed:
+            self._send.send_nowait(event)
+            self.emitted += 1
+
+    def _check_open(self) -> anyio.abc.TaskGroup:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._tasks is None:
+            raise RuntimeError("enter the transport first ('async with', or rtcstate.connect)")
+        return self._tasks
