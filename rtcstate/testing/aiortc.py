@@ -34,7 +34,8 @@ from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_
 from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
-from rtcstate.room import Room, connect
+from rtcstate.room import Room
+from rtcstate.testing.clients import OtherClients
 from rtcstate.testing.conformance import (
     GUEST,
     IDENTITY,
@@ -85,8 +86,8 @@ class AiortcHarness(BaseHarness):
         self.transport_class = transport_class
         self.server = RoomServer(_SECRET, reconnect_window=30.0, media_timeout=1.0)
         self._stack = AsyncExitStack()
-        self._tasks: anyio.abc.TaskGroup | None = None
-        self._clients: dict[str, _Client] = {}
+        self.clients = OtherClients(
+            lambda identity: AiortcTransport(self.server.url, self._token(identity)), ROOM)
 
     def _token(self, identity: str) -> str:
         return create_access_token(_SECRET, identity=identity, room=ROOM)
@@ -113,42 +114,22 @@ class AiortcHarness(BaseHarness):
         if code == 53002:
             self.server.expire_session(identity)
             return
-        await self._join(f"{identity}#again", identity)
+        await self.clients.join(f"{identity}#again", identity)
 
     async def advance(self, seconds: float) -> None:
         await anyio.sleep(seconds)  # real time: the windows above keep it to seconds
 
-    async def _join(self, key: str, identity: str) -> None:
-        """Another client joins, in a task of the harness's own: its room outlives the step
-        (and the room under test) that made it, until :meth:`leave` or the harness ends."""
-        assert self._tasks is not None, "use the harness in `async with`"
-        self._clients[key] = await self._tasks.start(self._run_client, identity)
-
-    async def _run_client(self, identity: str, *,
-                          task_status: anyio.abc.TaskStatus[_Client]) -> None:
-        client = _Client()
-        try:
-            async with connect(AiortcTransport(self.server.url, self._token(identity)),
-                               ConnectOptions(room_name=ROOM, identity=identity)) as room:
-                client.room = room
-                task_status.started(client)
-                await client.leave.wait()
-        finally:
-            client.left.set()
-
     async def join_guest(self) -> None:
-        await self._join(GUEST, GUEST)
+        await self.clients.join(GUEST, GUEST)
 
     async def leave(self, identity: str) -> None:
-        client = self._clients.pop(identity)
-        client.leave.set()
-        await client.left.wait()
+        await self.clients.leave(identity)
 
     async def publish_as(self, identity: str, track_name: str) -> None:
-        await self._clients[identity].joined().publish(track_name, "video")
+        await self.clients.room(identity).publish(track_name, "video")
 
     async def unpublish_as(self, identity: str, track_name: str) -> None:
-        await self._clients[identity].joined().unpublish(track_name)
+        await self.clients.room(identity).unpublish(track_name)
 
     async def fail_next_publication(self, identity: str, code: int) -> None:
         self.server.fail_next_publications(identity, code)
@@ -237,29 +218,11 @@ class AiortcHarness(BaseHarness):
 
     async def __aenter__(self) -> Self:
         await self._stack.enter_async_context(self.server)
-        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
-        peer = await self._stack.enter_async_context(connect(
-            AiortcTransport(self.server.url, self._token("peer")),
-            ConnectOptions(room_name=ROOM, identity="peer")))
-        await peer.publish("camera", "video")
-        await peer.wait_for("local_track", "published", id="camera", within=10)
+        await self._stack.enter_async_context(self.clients)
+        await self.clients.join("peer", "peer", publish="camera")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        for key in reversed(list(self._clients)):
-            await self.leave(key)
         await self._stack.aclose()
 
-
-class _Client:
-    """Another participant's room, run by a harness task until told to leave."""
-
-    def __init__(self) -> None:
-        self.room: Room | None = None
-        self.leave = anyio.Event()
-        self.left = anyio.Event()
-
-    def joined(self) -> Room:
-        assert self.room is not None
-        return self.room

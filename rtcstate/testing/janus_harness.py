@@ -48,11 +48,13 @@ from rtcstate.adapters.base import Transport
 from rtcstate.adapters.janus import JanusTransport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
-from rtcstate.room import Room, connect
+from rtcstate.room import Room
+from rtcstate.testing.clients import OtherClients
 from rtcstate.testing.conformance import GUEST, IDENTITY, ROOM, BaseHarness, MediaFailure, Pace
 from rtcstate.testing.janus import JanusServer
 
-__all__ = ["JANUS_OPTIONS", "MEDIA_BOUND", "PROBE", "JanusHarness"]
+__all__ = ["JANUS_OPTIONS", "JANUS_TIMES_OUT", "MEDIA_BOUND", "PROBE", "JanusHarness",
+           "RefusingJanusTransport"]
 
 JANUS_OPTIONS = ConnectOptions(room_name=ROOM, identity=IDENTITY,
                                reconnect=ReconnectPolicy(window=2),
@@ -83,8 +85,10 @@ PROBE = "probe"
 _FRAMES = 5
 
 
-class _Transport(JanusTransport):
-    """The room under test's transport, with the two client-side levers the harness pulls."""
+class RefusingJanusTransport(JanusTransport):
+    """A :class:`JanusTransport` whose next join, once ``refuse_next`` is set, goes to a port
+    nobody listens on at Janus's address: a real refusal of the connection (53000), which
+    the Room retries (on Janus itself, as the transport's ``url`` says)."""
 
     refuse_next = False
 
@@ -121,21 +125,19 @@ class JanusHarness(BaseHarness):
         self.janus = JanusServer(tag, subnet=subnet, session_timeout=2,
                                  reclaim_session_timeout=10)
         self._stack = AsyncExitStack()
-        self._tasks: anyio.abc.TaskGroup | None = None
-        self._clients: dict[str, _Client] = {}
-        self._transport: _Transport | None = None
+        self.clients = OtherClients(lambda _identity: JanusTransport(self.janus.url), ROOM)
+        self._transport: RefusingJanusTransport | None = None
         self._refuse_next = False
-        self._peer: JanusTransport | None = None
 
     def transport(self) -> Transport:
-        self._transport = _Transport(self.janus.url, subscribe_attempts=1)
+        self._transport = RefusingJanusTransport(self.janus.url, subscribe_attempts=1)
         self._transport.refuse_next, self._refuse_next = self._refuse_next, False
         return self._transport
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher()
 
-    def _room_transport(self) -> _Transport:
+    def _room_transport(self) -> RefusingJanusTransport:
         assert self._transport is not None, "the room under test has no transport yet"
         return self._transport
 
@@ -162,45 +164,28 @@ class JanusHarness(BaseHarness):
 
     async def end_session(self, identity: str, code: Literal[53002, 53205]) -> None:
         if code == 53205:
-            await self._join(f"{identity}#again", identity)
+            await self.clients.join(f"{identity}#again", identity)
             return
         # Keepalives stop (and silence is no longer a lost link): Janus ends the session.
         transport = (self._room_transport() if identity == IDENTITY
-                     else self._clients[identity].transport)
+                     else self.clients.transport(identity))
+        assert isinstance(transport, JanusTransport)
         transport.heartbeat_interval = transport.heartbeat_timeout = 3600.0
 
     async def advance(self, seconds: float) -> None:
         await anyio.sleep(seconds)  # real time: the windows above keep it to seconds
 
-    async def _join(self, key: str, identity: str) -> None:
-        assert self._tasks is not None, "use the harness in `async with`"
-        self._clients[key] = await self._tasks.start(self._run_client, identity)
-
-    async def _run_client(self, identity: str, *,
-                          task_status: anyio.abc.TaskStatus[_Client]) -> None:
-        client = _Client(JanusTransport(self.janus.url))
-        try:
-            async with connect(client.transport,
-                               ConnectOptions(room_name=ROOM, identity=identity)) as room:
-                client.room = room
-                task_status.started(client)
-                await client.leave.wait()
-        finally:
-            client.left.set()
-
     async def join_guest(self) -> None:
-        await self._join(GUEST, GUEST)
+        await self.clients.join(GUEST, GUEST)
 
     async def leave(self, identity: str) -> None:
-        client = self._clients.pop(identity)
-        client.leave.set()
-        await client.left.wait()
+        await self.clients.leave(identity)
 
     async def publish_as(self, identity: str, track_name: str) -> None:
-        await self._clients[identity].joined().publish(track_name, "video")
+        await self.clients.room(identity).publish(track_name, "video")
 
     async def unpublish_as(self, identity: str, track_name: str) -> None:
-        await self._clients[identity].joined().unpublish(track_name)
+        await self.clients.room(identity).unpublish(track_name)
 
     async def lose_media(self, identity: str, track_name: str) -> None:
         if identity != IDENTITY:
@@ -218,7 +203,7 @@ class JanusHarness(BaseHarness):
         self._room_transport().local_media[track_name].release()  # type: ignore[attr-defined]
 
     async def _sid_at_peer(self, track_name: str) -> str | None:
-        peer = self._peer_room
+        peer = self.clients.room("peer")
         await peer.wait_until(lambda: any(
             t.track_name == track_name and t.participant_sid == IDENTITY
             and t.state == "subscribed" for t in peer.remote_tracks.values()), within=MEDIA_BOUND)
@@ -227,11 +212,12 @@ class JanusHarness(BaseHarness):
                      and t.state == "subscribed"), None)
 
     async def _frames_at_peer(self, sid: str) -> int:
-        assert self._peer is not None
-        before = self._peer.frames_received.get(sid, 0)
+        peer = self.clients.transport("peer")
+        assert isinstance(peer, JanusTransport)
+        before = peer.frames_received.get(sid, 0)
         with anyio.move_on_after(MEDIA_BOUND):
-            await self._peer.wait_for_frames(sid, before + _FRAMES)
-        return self._peer.frames_received.get(sid, 0) - before
+            await peer.wait_for_frames(sid, before + _FRAMES)
+        return peer.frames_received.get(sid, 0) - before
 
     async def check_media(self, room: Room) -> None:
         """Media flows both ways, within :data:`MEDIA_BOUND` seconds: every subscribed remote
@@ -289,50 +275,14 @@ class JanusHarness(BaseHarness):
     def _stop_janus(self) -> None:
         self.janus.__exit__(None, None, None)
 
-    @property
-    def _peer_room(self) -> Room:
-        client = self._clients.get("peer")
-        assert client is not None, "use the harness in `async with`"
-        return client.joined()
-
     async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self.janus.__enter__)
         self._stack.push_async_callback(anyio.to_thread.run_sync, self._stop_janus)
-        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
-        self._peer = JanusTransport(self.janus.url)
-        self._clients["peer"] = await self._tasks.start(self._run_peer, self._peer)
+        await self._stack.enter_async_context(self.clients)
+        await self.clients.join("peer", "peer", publish="camera")
         return self
-
-    async def _run_peer(self, transport: JanusTransport, *,
-                        task_status: anyio.abc.TaskStatus[_Client]) -> None:
-        client = _Client(transport)
-        try:
-            async with connect(transport, ConnectOptions(room_name=ROOM,
-                                                         identity="peer")) as room:
-                client.room = room
-                await room.publish("camera", "video")
-                await room.wait_for("local_track", "published", id="camera", within=10)
-                task_status.started(client)
-                await client.leave.wait()
-        finally:
-            client.left.set()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        for key in reversed(list(self._clients)):
-            await self.leave(key)
         await self._stack.aclose()
 
-
-class _Client:
-    """Another participant's room, run by a harness task until told to leave."""
-
-    def __init__(self, transport: JanusTransport) -> None:
-        self.transport = transport
-        self.room: Room | None = None
-        self.leave = anyio.Event()
-        self.left = anyio.Event()
-
-    def joined(self) -> Room:
-        assert self.room is not None
-        return self.room
