@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from rtcstate import catalog
 from rtcstate.cli import app
+from rtcstate.testing.janus import janus_unavailable
 
 runner = CliRunner()
 
@@ -132,6 +133,24 @@ def test_demo_over_real_webrtc_plays_the_same_story() -> None:
     assert max(r["elapsed"] for r in records) < 120
     memory_records = [json.loads(line) for line in memory.stdout.splitlines()]
     assert all(r["elapsed"] == r["at"] for r in memory_records)  # virtual time starts at 0
+
+
+@pytest.mark.skipif(janus_unavailable() is not None, reason=str(janus_unavailable()))
+def test_demo_on_janus_plays_the_same_story() -> None:
+    memory = runner.invoke(app, ["demo", "--json"])
+    janus = runner.invoke(app, ["demo", "--json", "--transport", "janus"])
+    assert janus.exit_code == 0, janus.output
+
+    def story(output: str) -> list[tuple[str, str, str, int | None]]:
+        records = [json.loads(line) for line in output.splitlines()]
+        return [(r["machine"], r["id"], r["dest"], (r["error"] or {}).get("code"))
+                for r in records if r["participant"] == "alice"
+                and r["machine"] in ("room", "local_track", "device")]
+
+    assert story(janus.stdout) == story(memory.stdout)
+    records = [json.loads(line) for line in janus.stdout.splitlines()]
+    assert {"code": 53205, "name": "ParticipantDuplicateIdentityError"} in [
+        r["error"] for r in records]
 
 
 def test_an_unknown_transport_is_refused() -> None:

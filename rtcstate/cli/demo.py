@@ -30,15 +30,17 @@ def demo(
         "--verbose", "-v", help="Also write the log line of each transition to stderr.")]
     = False,
     transport: Annotated[str, typer.Option(
-        help="'memory' (the in-memory service, virtual time) or 'aiortc' (real WebRTC on "
-             "loopback, a room server started in-process; about ten seconds).")] = "memory",
+        help="'memory' (the in-memory service, virtual time), 'aiortc' (real WebRTC on "
+             "loopback, a room server started in-process; about ten seconds) or 'janus' (a "
+             "Janus started for the run in a network namespace: root and Debian's janus; "
+             "about twenty seconds).")] = "memory",
 ) -> None:
     """Play the guide's story, one line per transition (on the in-memory service by default)."""
     from rtcstate.demos.memory import run_story_sync
 
-    if transport not in ("memory", "aiortc"):
-        Console(stderr=True).print(f"[red]rtcstate demo:[/red] --transport is 'memory' or "
-                                   f"'aiortc', not {transport!r}")
+    if transport not in ("memory", "aiortc", "janus"):
+        Console(stderr=True).print(f"[red]rtcstate demo:[/red] --transport is 'memory', "
+                                   f"'aiortc' or 'janus', not {transport!r}")
         raise typer.Exit(2)
     if faults not in ("none", "random"):
         Console(stderr=True).print(f"[red]rtcstate demo:[/red] --faults is 'none' or 'random', "
@@ -57,7 +59,7 @@ def demo(
         if change.error is not None:
             console.print(Text(f"{'':>10}-> {change.error.solution}", style="dim green"))
 
-    if transport == "aiortc":
+    if transport in ("aiortc", "janus"):
         require_aiortc("demo")
         import anyio
 
@@ -67,7 +69,18 @@ def demo(
             Console(stderr=True).print("[red]rtcstate demo:[/red] --faults random needs the "
                                        "memory transport")
             raise typer.Exit(2)
-        real = anyio.run(run_aiortc_story, show)
+        story = run_aiortc_story
+        if transport == "janus":
+            from rtcstate.demos.janus import run_janus_story
+            from rtcstate.testing.janus import janus_unavailable
+
+            reason = janus_unavailable()
+            if reason is not None:
+                Console(stderr=True).print(f"[red]rtcstate demo:[/red] --transport janus: "
+                                           f"{reason}")
+                raise typer.Exit(3)
+            story = run_janus_story
+        real = anyio.run(story, show)
         if not as_json:
             console.print(Text(
                 f"\n{len(real.changes)} transitions over real WebRTC; "
