@@ -114,7 +114,8 @@ def test_imports_point_one_way(importer: str, forbidden: str) -> None:
 
 def test_adapters_hold_only_client_adapters_and_their_protocols() -> None:
     assert sorted(_under("rtcstate.adapters")) == [
-        "rtcstate.adapters", "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.media",
+        "rtcstate.adapters", "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.client",
+        "rtcstate.adapters.aiortc.media",
         "rtcstate.adapters.aiortc.transport", "rtcstate.adapters.base",
         "rtcstate.adapters.janus", "rtcstate.adapters.janus.api",
         "rtcstate.adapters.janus.transport", "rtcstate.adapters.memory"]
@@ -122,4 +123,5 @@ def test_adapters_hold_only_client_adapters_and_their_protocols() -> None:
 
 def test_the_demo_stories_live_together() -> None:
     assert sorted(_under("rtcstate.demos")) == [
-        "rtcstate.demos", "rtcstate.demos.aiortc", "rtcstate.demos.bot", "rtcstate.demos.memory"]
+        "rtcstate.demos", "rtcstate.demos.aiortc", "rtcstate.demos.bot", "rtcstate.demos.janus",
+        "rtcstate.demos.memory"]

@@ -20,16 +20,18 @@ PUBLIC_MODULES = [
     "rtcstate.limits", "rtcstate.logs", "rtcstate.handlers", "rtcstate.models.states",
     "rtcstate.adapters", "rtcstate.adapters.base", "rtcstate.adapters.memory",
     "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.transport",
-    "rtcstate.adapters.aiortc.media", "rtcstate.adapters.janus", "rtcstate.adapters.janus.api",
+    "rtcstate.adapters.aiortc.media", "rtcstate.adapters.aiortc.client", "rtcstate.adapters.janus",
+    "rtcstate.adapters.janus.api",
     "rtcstate.adapters.janus.transport",
     "rtcstate.server", "rtcstate.server.room_server", "rtcstate.server.tokens",
     "rtcstate.server.protocol",
     "rtcstate.demos", "rtcstate.demos.memory", "rtcstate.demos.aiortc", "rtcstate.demos.bot",
+    "rtcstate.demos.janus",
     "rtcstate.cli", "rtcstate.cli.errors", "rtcstate.cli.demo", "rtcstate.cli.specs",
     "rtcstate.cli.webrtc", "rtcstate.cli.conformance", "rtcstate.testing.aiortc",
     "rtcstate.testing", "rtcstate.testing.paths", "rtcstate.testing.stateful",
     "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
-    "rtcstate.testing.janus", "rtcstate.testing.janus_harness",
+    "rtcstate.testing.janus", "rtcstate.testing.janus_harness", "rtcstate.testing.clients",
 ]
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.
