@@ -325,3 +325,4 @@ def test_a_failed_start_cleans_up_too(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _ip_lines(*args: str) -> str:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=True).stdout
+

@@ -26,6 +26,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.typing import Subprotocol
 
 from rtcstate.errors import TransportError
 
@@ -120,7 +121,7 @@ class JanusSession:
             TransportError: the address or handshake is wrong.
         """
         with map_janus_errors(), anyio.fail_after(within):
-            self._ws = await ws_connect(self.url, subprotocols=["janus-protocol"],  # type: ignore[list-item]
+            self._ws = await ws_connect(self.url, subprotocols=[Subprotocol("janus-protocol")],
                                         max_size=MAX_MESSAGE_BYTES, ping_interval=None,
                                         close_timeout=0.5, open_timeout=None)
         self.last_heard = time.monotonic()

@@ -504,8 +504,10 @@ class JanusTransport(AiortcClient):
             async for notice in janus.notices:
                 try:
                     await self._notice(janus, notice)
-                except (KeyError, TypeError, ValueError, ValidationError) as exc:
-                    _log.error("bad_janus_message", detail=str(exc)[:200])
+                except (AttributeError, KeyError, TypeError, ValueError,
+                        ValidationError) as exc:  # a malformed notice: logged, skipped
+                    _log.error("bad_janus_message", detail=f"{type(exc).__name__}: "
+                                                           f"{str(exc)[:200]}")
 
     async def _notice(self, janus: JanusSession, notice: dict[str, Any]) -> None:
         kind, sender = notice.get("janus"), notice.get("sender")
@@ -583,8 +585,10 @@ class JanusTransport(AiortcClient):
         if feed in self._participants or (options is not None and feed == options.identity):
             return
         identity = str(participant.get("display") or feed)
+        # The event first: a name it refuses (empty, too long) leaves the view as it was.
+        event = ParticipantConnected(participant_sid=feed, identity=identity)
         self._participants[feed] = identity
-        self._emit(ParticipantConnected(participant_sid=feed, identity=identity))
+        self._emit(event)
 
     async def _publisher_seen(self, publisher: dict[str, Any]) -> None:
         self._participant_seen(publisher)
@@ -599,8 +603,9 @@ class JanusTransport(AiortcClient):
             return
         active: dict[str, dict[str, Any]] = {}
         for stream in streams:
-            if stream.get("type") in ("audio", "video") and not stream.get("disabled"):
-                active[_track_sid(feed, str(stream.get("mid")))] = stream
+            if (isinstance(stream, dict) and stream.get("type") in ("audio", "video")
+                    and isinstance(stream.get("mid"), str) and not stream.get("disabled")):
+                active[_track_sid(feed, stream["mid"])] = stream
         for track in [t for t in self._remote.values() if t.feed == feed]:
             if track.sid not in active:
                 await self._track_unpublished(track)
@@ -611,10 +616,11 @@ class JanusTransport(AiortcClient):
             kind = cast(TrackKind, stream["type"])
             track = _RemoteTrack(sid=sid, feed=feed, mid=mid, kind=kind,
                                  name=str(stream.get("description") or f"{kind}-{mid}"))
+            event = RemoteTrackPublished(track_sid=sid, participant_sid=feed, kind=kind,
+                                         track_name=track.name,
+                                         participant_identity=self._participants[feed])
             self._remote[sid] = track
-            self._emit(RemoteTrackPublished(track_sid=sid, participant_sid=feed, kind=kind,
-                                            track_name=track.name,
-                                            participant_identity=self._participants[feed]))
+            self._emit(event)
             # In a task: the notices after this one are told in order, not after the
             # subscription's round trips (it gives up on a track unpublished meanwhile).
             tasks = self._tasks

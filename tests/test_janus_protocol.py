@@ -1,0 +1,98 @@
+"""The Janus transport against a fake Janus on loopback: what a broken or hostile server
+sends is logged and skipped, never a stopped room. Needs neither root nor Janus."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+import rtcstate
+from rtcstate import ConnectOptions
+from rtcstate.adapters.janus import JanusTransport
+from rtcstate.models import RetryPolicy
+
+from .helpers import captured_logs
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiortc runs on asyncio only
+
+
+_JUNK: list[Any] = [
+    [1, 2], "text", 42, None,
+    {"janus": ["event"], "sender": 2},
+    {"janus": "event", "sender": 2, "plugindata": "x"},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"publishers": "x"}}},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"publishers": [{"streams": 3}]}}},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"publishers": [
+        {"id": "eve", "streams": [{"type": "video", "mid": None}, {"type": "data", "mid": "1"},
+                                  {"type": "video", "mid": "2", "description": "x" * 5000},
+                                  "x", 7]}]}}},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"joining": {"display": "no id"}}}},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"joining": {"id": ""}}}},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"joining": {"id": "x" * 5000}}}},
+    {"janus": "event", "sender": 2, "plugindata": {"data": {"leaving": ["x"]}}},
+    {"janus": "media", "sender": 2, "mid": {"x": 1}, "receiving": "maybe"},
+    {"janus": "event", "sender": {"a": 1}},
+    {"janus": "success", "transaction": ["x"]},
+]
+
+
+async def _fake_janus(ws: Any) -> None:
+    """Just enough Janus to join; then every item of ``_JUNK``, then one good ``joining``."""
+    with contextlib.suppress(ConnectionClosed):
+        await _answer(ws)
+
+
+async def _answer(ws: Any) -> None:
+    async for raw in ws:
+        request = json.loads(raw)
+        reply: dict[str, Any] = {"transaction": request.get("transaction")}
+        kind = request.get("janus")
+        if kind in ("create", "attach"):
+            reply.update(janus="success", data={"id": 1 if kind == "create" else 2})
+        elif kind == "message" and request["body"].get("request") == "join":
+            reply.update(janus="event", sender=2, plugindata={"data": {
+                "videoroom": "joined", "room": "r", "id": "alice", "private_id": 7,
+                "publishers": [], "attendees": []}})
+            await ws.send(json.dumps(reply))
+            for junk in _JUNK:
+                await ws.send(json.dumps(junk))
+            await ws.send(json.dumps({"janus": "event", "sender": 2, "plugindata": {
+                "data": {"joining": {"id": "bob", "display": "bob"}}}}))
+            continue
+        else:
+            reply.update(janus="ack")
+        await ws.send(json.dumps(reply))
+
+
+async def test_nonsense_from_janus_is_logged_and_skipped_and_the_room_carries_on() -> None:
+    from websockets.asyncio.server import serve
+    from websockets.typing import Subprotocol
+
+    protocols = [Subprotocol("janus-protocol")]
+    async with serve(_fake_janus, "127.0.0.1", 0, subprotocols=protocols) as fake:
+        port = next(iter(fake.sockets)).getsockname()[1]
+        with captured_logs() as logs:
+            async with rtcstate.connect(JanusTransport(f"ws://127.0.0.1:{port}"),
+                                        ConnectOptions(room_name="r", identity="alice",
+                                                       retry=RetryPolicy(max_attempts=1))
+                                        ) as alice:
+                assert await alice.wait_until(
+                    lambda: "bob" in [p.identity for p in alice.participants.values()],
+                    within=10)
+                assert alice.state == "connected"
+                # eve is a publisher with a good id; none of her streams is a track, and no
+                # empty or overlong participant got into the room's view.
+                assert sorted(p.identity for p in alice.participants.values()) == [
+                    "bob", "eve"]
+                assert alice.remote_tracks == {}
+    bad = [r for r in logs if r.get("event") == "bad_janus_message"]
+    assert bad, "no malformed notice was logged"
