@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 import rtcstate
 from rtcstate import ConnectOptions
 from rtcstate.adapters.janus import JanusTransport
+from rtcstate.adapters.janus.api import MAX_MESSAGE_BYTES
 from rtcstate.models import RetryPolicy
 
 from .helpers import captured_logs
@@ -56,13 +57,17 @@ async def _answer(ws: Any) -> None:
         request = json.loads(raw)
         reply: dict[str, Any] = {"transaction": request.get("transaction")}
         kind = request.get("janus")
-        if kind in ("create", "attach"):
+        if kind == "claim":
+            reply.update(janus="success")
+        elif kind in ("create", "attach"):
             reply.update(janus="success", data={"id": 1 if kind == "create" else 2})
         elif kind == "message" and request["body"].get("request") == "join":
             reply.update(janus="event", sender=2, plugindata={"data": {
                 "videoroom": "joined", "room": "r", "id": "alice", "private_id": 7,
                 "publishers": [], "attendees": []}})
             await ws.send(json.dumps(reply))
+            if request["body"].get("display") == "oversize":
+                await ws.send("x" * (MAX_MESSAGE_BYTES + 1))
             for junk in _JUNK:
                 await ws.send(json.dumps(junk))
             await ws.send(json.dumps({"janus": "event", "sender": 2, "plugindata": {
@@ -96,3 +101,21 @@ async def test_nonsense_from_janus_is_logged_and_skipped_and_the_room_carries_on
                 assert alice.remote_tracks == {}
     bad = [r for r in logs if r.get("event") == "bad_janus_message"]
     assert bad, "no malformed notice was logged"
+
+
+async def test_a_message_over_the_limit_is_not_taken_the_link_counts_as_lost() -> None:
+    from websockets.asyncio.server import serve
+    from websockets.typing import Subprotocol
+
+    protocols = [Subprotocol("janus-protocol")]
+    async with serve(_fake_janus, "127.0.0.1", 0, subprotocols=protocols,
+                     max_size=None) as fake:
+        port = next(iter(fake.sockets)).getsockname()[1]
+        async with rtcstate.connect(JanusTransport(f"ws://127.0.0.1:{port}"),
+                                    ConnectOptions(room_name="r", identity="oversize",
+                                                   retry=RetryPolicy(max_attempts=1))
+                                    ) as room:
+            # The client closes the socket (1009) instead of reading MAX_MESSAGE_BYTES + 1;
+            # it reconnects and claims its session again.
+            assert await room.wait_until(lambda: room.state == "reconnecting", within=5)
+            assert await room.wait_until(lambda: room.state == "connected", within=5)
