@@ -259,4 +259,17 @@ def test_conformance_runs_every_generated_path_and_reports_each() -> None:
         lobby.stderr)
     wrong = runner.invoke(app, ["conformance", "--transport", "pigeon"])
     assert wrong.exit_code == 2
-    assert "--transport is 'memory' or 'aiortc', not 'pigeon'" in wrong.stderr
+    assert "--transport is 'memory', 'aiortc' or 'janus', not 'pigeon'" in wrong.stderr
+
+
+@pytest.mark.skipif(janus_unavailable() is not None, reason=str(janus_unavailable()))
+def test_conformance_on_janus_reports_passes_and_unsupported_steps() -> None:
+    result = runner.invoke(app, ["conformance", "--json", "--transport", "janus",
+                                 "--machine", "participant"])
+    assert result.exit_code == 0, result.output
+    rows = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
+    assert rows["participant:connected--disconnected-->disconnected"]["result"] == "pass"
+    assert rows["participant:connected--disconnected-->disconnected"]["media"].startswith("checked")
+    skipped = rows["participant:connected--reconnecting-->reconnecting"]
+    assert skipped["result"] == "skip"
+    assert "Janus does not tell the others" in skipped["detail"]

@@ -15,14 +15,17 @@ from rtcstate.cli._output import quiet_logs, require_aiortc
 
 if TYPE_CHECKING:
     from rtcstate.testing.aiortc import AiortcHarness
+    from rtcstate.testing.janus_harness import JanusHarness
 
 __all__ = ["conformance"]
 
 
 def conformance(
     transport: Annotated[str, typer.Option(
-        help="'memory' (the in-memory service, virtual time) or 'aiortc' (the reference room "
-             "server on loopback, real WebRTC; about two minutes).")] = "memory",
+        help="'memory' (the in-memory service, virtual time), 'aiortc' (the reference room "
+             "server on loopback, real WebRTC; about two minutes) or 'janus' (a Janus started "
+             "in a network namespace: root and Debian's janus; about four minutes).")]
+    = "memory",
     machine: Annotated[list[str] | None, typer.Option(
         help="Only this machine's paths: room, local_track, remote_track, participant "
              "(repeat for more; all by default).")] = None,
@@ -46,9 +49,9 @@ def conformance(
         path_id,
     )
 
-    if transport not in ("memory", "aiortc"):
-        Console(stderr=True).print(f"[red]rtcstate conformance:[/red] --transport is 'memory' "
-                                   f"or 'aiortc', not {transport!r}")
+    if transport not in ("memory", "aiortc", "janus"):
+        Console(stderr=True).print(f"[red]rtcstate conformance:[/red] --transport is 'memory', "
+                                   f"'aiortc' or 'janus', not {transport!r}")
         raise typer.Exit(2)
     unknown = [m for m in machine or () if m not in SUBJECTS]
     if unknown:
@@ -56,8 +59,16 @@ def conformance(
             f"[red]rtcstate conformance:[/red] --machine is one of {', '.join(SUBJECTS)}, "
             f"not {unknown[0]!r}")
         raise typer.Exit(2)
-    if transport == "aiortc":
+    if transport in ("aiortc", "janus"):
         require_aiortc("conformance")
+    if transport == "janus":
+        from rtcstate.testing.janus import janus_unavailable
+
+        reason = janus_unavailable()
+        if reason is not None:
+            Console(stderr=True).print(f"[red]rtcstate conformance:[/red] --transport janus: "
+                                       f"{reason}")
+            raise typer.Exit(3)
     quiet_logs(False)
     paths = [path for subject in SUBJECTS if not machine or subject in machine
              for path in conformance_paths(subject)]
@@ -69,11 +80,15 @@ def conformance(
                 f"[red]rtcstate conformance:[/red] --replay {replay}: {exc}")
             raise typer.Exit(2) from None
 
-    def harness() -> MemoryHarness | AiortcHarness:
+    def harness() -> MemoryHarness | AiortcHarness | JanusHarness:
         if transport == "aiortc":
             from rtcstate.testing.aiortc import AiortcHarness
 
             return AiortcHarness()
+        if transport == "janus":
+            from rtcstate.testing.janus_harness import JanusHarness
+
+            return JanusHarness(tag="cli")
         return MemoryHarness()
 
     rows: list[dict[str, object]] = []
