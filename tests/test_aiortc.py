@@ -111,6 +111,15 @@ MEDIA_BOUND = 1.0 + 1.0
 """Seconds within which frames flow again after a resume on loopback: one for the new peer
 connections to connect, one for the ten frames asked for (audio sends 50 a second)."""
 
+CHURN_MEDIA_BOUND = 5.0
+"""Seconds the churning-room test gives every track's frames to come back: it checks that media
+returns on every subscription after each round, not how fast (`make bench` and the conformance
+paths time that). A track whose publisher resumed too needs two connections one after the other
+(the publisher's, then the subscriber's the server offers), and under load a publisher that
+misses a heartbeat resumes, republishes and is offered again: media back after 2.0-2.5 s in the
+first case and up to ~6 s in the second was seen when this test ran with INFO logging (which
+slows every step), failing it 2 runs in 10 with the old 2 s bound."""
+
 
 def subscribed(room: Room) -> int:
     return sum(t.state == "subscribed" for t in room.remote_tracks.values())
@@ -599,7 +608,7 @@ async def test_no_socket_outlives_a_churning_room() -> None:
                                 and subscribed(room) == len(names) - 1, within=20)
                     for sid in room.remote_tracks:  # and media flows on every one
                         await frames(client, [sid], client.frames_received.get(sid, 0) + 5,
-                                     within=MEDIA_BOUND)
+                                     within=CHURN_MEDIA_BOUND)
         assert server.identities(ROOM) == []
         with anyio.fail_after(10):
             # Sockets close as aiortc's transports stop: nothing to wait on but the count.
