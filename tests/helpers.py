@@ -6,13 +6,18 @@ import asyncio
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import trio
 
 from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models import StateChange
 from rtcstate.statemachines import LifecycleMachine
+
+if TYPE_CHECKING:
+    from rtcstate import Dispatcher, Room
+    from rtcstate.adapters.aiortc.client import AiortcClient
 
 TOKEN_SECRET = "rtcstate-test-secret-of-32-bytes!"
 """Signs the access tokens of the aiortc tests (PyJWT warns about HMAC keys under 32 bytes)."""
@@ -95,3 +100,33 @@ def captured_logs(level: int = logging.DEBUG) -> Iterator[list[dict[str, Any]]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(before)
+
+
+# -- real transports (aiortc, Janus) -----------------------------------------------------------
+
+def recorder() -> tuple[Dispatcher, list[StateChange]]:
+    """A dispatcher, and the list of every change it makes."""
+    from rtcstate import Dispatcher
+
+    dispatcher = Dispatcher()
+    seen: list[StateChange] = []
+    dispatcher.on_change(seen.append)
+    return dispatcher, seen
+
+
+def machine_states(seen: list[StateChange], machine: str) -> list[str]:
+    """The states ``machine`` machines entered, in order."""
+    return [c.dest for c in seen if c.machine == machine]
+
+
+async def until(room: Room, predicate: Any, within: float = 10.0) -> None:
+    """Wait until ``predicate()`` holds; fail the test after ``within`` seconds."""
+    assert await room.wait_until(predicate, within=within), "timed out waiting"
+
+
+async def frames(transport: AiortcClient, sids: list[str], at_least: int,
+                 within: float = 10.0) -> None:
+    """Wait until every track in ``sids`` has delivered ``at_least`` frames."""
+    with anyio.fail_after(within):
+        for sid in sids:
+            await transport.wait_for_frames(sid, at_least)

@@ -41,7 +41,6 @@ from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_
 from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.adapters.base import Transport
 from rtcstate.demos.bot import AudioRecorder
-from rtcstate.dispatcher import Dispatcher
 from rtcstate.limits import MAX_NAME_LENGTH
 from rtcstate.models import PreAcquiredTrack, ReconnectPolicy, RetryPolicy
 from rtcstate.server.protocol import (
@@ -51,7 +50,8 @@ from rtcstate.server.protocol import (
     local_rtc_configuration,
 )
 
-from .helpers import BAD_NAMES, TOKEN_SECRET, captured_logs
+from .helpers import BAD_NAMES, TOKEN_SECRET, captured_logs, frames, recorder, until
+from .helpers import machine_states as states
 
 pytestmark = pytest.mark.anyio
 ROOM = "standup"
@@ -78,33 +78,10 @@ def options(identity: str, **kw: Any) -> ConnectOptions:
                           retry=RetryPolicy(max_attempts=1), **kw)
 
 
-def recorder() -> tuple[Dispatcher, list[StateChange]]:
-    dispatcher = Dispatcher()
-    seen: list[StateChange] = []
-    dispatcher.on_change(seen.append)
-    return dispatcher, seen
-
-
-def states(seen: list[StateChange], machine: str) -> list[str]:
-    return [c.dest for c in seen if c.machine == machine]
-
-
 def published_sids(seen: list[StateChange], name: str | None = None) -> set[str]:
     return {str(getattr(c.cause, "track_sid", None)) for c in seen
             if c.machine == "local_track" and c.event == "published"
             and name in (None, c.id)}
-
-
-async def frames(transport: AiortcTransport, sids: list[str], at_least: int,
-                 within: float = 10.0) -> None:
-    """Wait until every track in ``sids`` has delivered ``at_least`` frames."""
-    with anyio.fail_after(within):
-        for sid in sids:
-            await transport.wait_for_frames(sid, at_least)
-
-
-async def until(room: Room, predicate: Any, within: float = 10.0) -> None:
-    assert await room.wait_until(predicate, within=within), "timed out waiting"
 
 
 MEDIA_BOUND = 1.0 + 1.0

@@ -19,12 +19,14 @@ import anyio
 import pytest
 
 import rtcstate
-from rtcstate import ConnectOptions, Room, StateChange
+from rtcstate import ConnectOptions
 from rtcstate.adapters.base import Transport
 from rtcstate.adapters.janus import JanusTransport
-from rtcstate.dispatcher import Dispatcher
 from rtcstate.models import ReconnectPolicy, RetryPolicy
 from rtcstate.testing.janus import JanusServer, janus_unavailable
+
+from .helpers import frames, recorder, until
+from .helpers import machine_states as states
 
 pytestmark = [pytest.mark.anyio,
               pytest.mark.skipif(janus_unavailable() is not None,
@@ -46,28 +48,6 @@ def janus() -> Iterator[JanusServer]:
 def options(identity: str, room: str = ROOM, **kw: Any) -> ConnectOptions:
     return ConnectOptions(room_name=room, identity=identity,
                           retry=RetryPolicy(max_attempts=1), **kw)
-
-
-def recorder() -> tuple[Dispatcher, list[StateChange]]:
-    dispatcher = Dispatcher()
-    seen: list[StateChange] = []
-    dispatcher.on_change(seen.append)
-    return dispatcher, seen
-
-
-def states(seen: list[StateChange], machine: str) -> list[str]:
-    return [c.dest for c in seen if c.machine == machine]
-
-
-async def until(room: Room, predicate: Any, within: float = 10.0) -> None:
-    assert await room.wait_until(predicate, within=within), "timed out waiting"
-
-
-async def frames(transport: JanusTransport, sids: list[str], at_least: int,
-                 within: float = 10.0) -> None:
-    with anyio.fail_after(within):
-        for sid in sids:
-            await transport.wait_for_frames(sid, at_least)
 
 
 async def test_the_transport_fits_the_protocol() -> None:

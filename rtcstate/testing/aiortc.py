@@ -31,6 +31,7 @@ import anyio
 import anyio.abc
 
 from rtcstate.adapters.aiortc import AiortcTransport, RoomServer, create_access_token
+from rtcstate.adapters.aiortc.client import AiortcClient
 from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
@@ -45,7 +46,7 @@ from rtcstate.testing.conformance import (
     Pace,
 )
 
-__all__ = ["AIORTC_OPTIONS", "MEDIA_BOUND", "PROBE", "AiortcHarness"]
+__all__ = ["AIORTC_OPTIONS", "MEDIA_BOUND", "PROBE", "AiortcHarness", "check_receiving"]
 
 AIORTC_OPTIONS = ConnectOptions(room_name=ROOM, identity=IDENTITY,
                                 reconnect=ReconnectPolicy(window=2),
@@ -64,6 +65,19 @@ _FRAMES = 5
 PROBE = "probe"
 """The track the room under test publishes at the first media check."""
 
+
+
+async def check_receiving(transport: AiortcClient, sid: str, failures: list[str], *,
+                          within: float = MEDIA_BOUND) -> None:
+    """Add to ``failures`` unless remote track ``sid`` receives five frames within
+    ``within`` seconds (on any transport built on :class:`AiortcClient`)."""
+    before = transport.frames_received.get(sid, 0)
+    with anyio.move_on_after(within):
+        await transport.wait_for_frames(sid, before + _FRAMES)
+    arrived = transport.frames_received.get(sid, 0) - before
+    if arrived < _FRAMES:
+        failures.append(f"remote track {sid} is subscribed but received {arrived} "
+                        f"frame(s) in {within} s")
 
 class AiortcHarness(BaseHarness):
     """A reference room server with a publishing peer, for :func:`check_path`.
@@ -176,20 +190,9 @@ class AiortcHarness(BaseHarness):
             checks.start_soon(self._check_sending, room, failures)
             for sid, track in room.remote_tracks.items():
                 if track.state == "subscribed":
-                    checks.start_soon(self._check_receiving, transport, sid, failures)
+                    checks.start_soon(check_receiving, transport, sid, failures)
         if failures:
             raise MediaFailure(sorted(failures)[0])
-
-    @staticmethod
-    async def _check_receiving(transport: AiortcTransport, sid: str,
-                               failures: list[str]) -> None:
-        before = transport.frames_received.get(sid, 0)
-        with anyio.move_on_after(MEDIA_BOUND):
-            await transport.wait_for_frames(sid, before + _FRAMES)
-        arrived = transport.frames_received.get(sid, 0) - before
-        if arrived < _FRAMES:
-            failures.append(f"remote track {sid} is subscribed but received {arrived} "
-                            f"frame(s) in {MEDIA_BOUND} s")
 
     async def _publish_probe(self, room: Room) -> None:
         if PROBE not in room.local_tracks:

@@ -37,6 +37,7 @@ and every track the room publishes reaches the peer through Janus.
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
 from typing import Literal, Self
 
@@ -49,6 +50,7 @@ from rtcstate.adapters.janus import JanusTransport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
 from rtcstate.room import Room
+from rtcstate.testing.aiortc import check_receiving
 from rtcstate.testing.clients import OtherClients
 from rtcstate.testing.conformance import GUEST, IDENTITY, ROOM, BaseHarness, MediaFailure, Pace
 from rtcstate.testing.janus import JanusServer
@@ -246,20 +248,10 @@ class JanusHarness(BaseHarness):
                     checks.start_soon(self._check_sending, name, failures)
             for sid, remote in room.remote_tracks.items():
                 if remote.state == "subscribed":
-                    checks.start_soon(self._check_receiving, transport, sid, failures)
+                    checks.start_soon(partial(check_receiving, within=MEDIA_BOUND), transport, sid,
+                                      failures)
         if failures:
             raise MediaFailure(sorted(failures)[0])
-
-    @staticmethod
-    async def _check_receiving(transport: JanusTransport, sid: str,
-                               failures: list[str]) -> None:
-        before = transport.frames_received.get(sid, 0)
-        with anyio.move_on_after(MEDIA_BOUND):
-            await transport.wait_for_frames(sid, before + _FRAMES)
-        arrived = transport.frames_received.get(sid, 0) - before
-        if arrived < _FRAMES:
-            failures.append(f"remote track {sid} is subscribed but received {arrived} "
-                            f"frame(s) in {MEDIA_BOUND} s")
 
     async def _check_sending(self, name: str, failures: list[str]) -> None:
         sid = await self._sid_at_peer(name)
