@@ -72,10 +72,6 @@ lose it before the warning escalates."""
 MEDIA_BOUND = 2.0
 """Seconds within which a track's frames must arrive."""
 
-JANUS_SAYS_NO_MEDIA = 3.0
-"""Seconds Janus takes to say it stopped receiving a track (1.8-2.4 s with
-``no_media_timer=1``, measured), with a margin."""
-
 JANUS_TIMES_OUT = 8.0
 """Seconds Janus takes to time a session out after its last keepalive, with a margin: 4.5-5.5 s
 measured with ``session_timeout`` 1-2 (its watchdog looks every couple of seconds). The
