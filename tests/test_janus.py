@@ -306,3 +306,28 @@ def test_a_failed_start_cleans_up_too(monkeypatch: pytest.MonkeyPatch) -> None:
 def _ip_lines(*args: str) -> str:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=True).stdout
 
+
+
+@pytest.mark.timeout(120)
+async def test_no_socket_outlives_a_room_left_while_it_subscribes(janus: JanusServer) -> None:
+    """Leaving while subscriptions are still being negotiated: each one's peer connection is
+    closed too (a cancelled negotiation left its ICE sockets open)."""
+    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "hasty")) as alice:
+        for name in ("camera", "screen", "extra"):
+            await alice.publish(name, "video")
+        await until(alice, lambda: all(t.state == "published"
+                                       for t in alice.local_tracks.values()))
+        gc.collect()
+        fds = open_fds()
+        for round_ in range(8):
+            bob_t = JanusTransport(janus.url)
+            async with rtcstate.connect(bob_t, options("bob", "hasty")) as bob:
+                # Leave as soon as the tracks are known, mid-negotiation, a little later
+                # each round.
+                await until(bob, lambda bob=bob: len(bob.remote_tracks) == 3)
+                await anyio.sleep(0.01 * round_)
+        with anyio.move_on_after(10):
+            while open_fds() > fds:  # noqa: ASYNC110 - sockets close as aiortc stops
+                gc.collect()
+                await anyio.sleep(0.1)
+        assert open_fds() <= fds, _fd_names()

@@ -32,6 +32,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, cast
 
 import anyio
@@ -314,6 +315,14 @@ class JanusTransport(AiortcClient):
         self.local_media.clear()
         self._publications.clear()
         self._end_feeds()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        # A subscription a task was making as the room left may hold a connection the
+        # disconnect did not see: every task has ended now, so close what is left.
+        with anyio.CancelScope(shield=True):
+            await self._close_media()
 
     @property
     def connected(self) -> bool:
@@ -710,6 +719,11 @@ class JanusTransport(AiortcClient):
             _log.info("subscribe_refused", track=track.sid, detail=str(exc))
             await self._drop_subscription(track)
             return
+        except BaseException:  # cancelled mid-negotiation (the room left): its sockets too
+            if track.pc is pc:
+                track.pc = None
+            await close_peer_connection(pc, end_unstarted_tracks=True)  # shielded
+            raise
 
         async def deadline() -> None:
             with anyio.move_on_after(self.subscribe_timeout):
