@@ -102,6 +102,16 @@ def resolve_secret(secret: str | None, command: str) -> str:
     return found
 
 
+def require_janus(command: str) -> None:
+    """Exit 3 with the reason when a Janus of the command's own cannot run here."""
+    from rtcstate.testing.janus import janus_unavailable
+
+    reason = janus_unavailable()
+    if reason is not None:
+        Console(stderr=True).print(f"[red]rtcstate {command}:[/red] --transport janus: {reason}")
+        raise typer.Exit(3)
+
+
 def require_aiortc(command: str) -> None:
     try:
         import rtcstate.adapters.aiortc  # noqa: F401

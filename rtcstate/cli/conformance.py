@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rtcstate.cli._output import quiet_logs, require_aiortc
+from rtcstate.cli._output import quiet_logs, require_aiortc, require_janus
 
 if TYPE_CHECKING:
     from rtcstate.testing.aiortc import AiortcHarness
@@ -62,13 +62,7 @@ def conformance(
     if transport in ("aiortc", "janus"):
         require_aiortc("conformance")
     if transport == "janus":
-        from rtcstate.testing.janus import janus_unavailable
-
-        reason = janus_unavailable()
-        if reason is not None:
-            Console(stderr=True).print(f"[red]rtcstate conformance:[/red] --transport janus: "
-                                       f"{reason}")
-            raise typer.Exit(3)
+        require_janus("conformance")
     quiet_logs(False)
     paths = [path for subject in SUBJECTS if not machine or subject in machine
              for path in conformance_paths(subject)]

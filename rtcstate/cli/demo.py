@@ -14,6 +14,7 @@ from rtcstate.cli._output import (
     format_change,
     quiet_logs,
     require_aiortc,
+    require_janus,
 )
 from rtcstate.models import StateChange
 
@@ -72,13 +73,8 @@ def demo(
         story = run_aiortc_story
         if transport == "janus":
             from rtcstate.demos.janus import run_janus_story
-            from rtcstate.testing.janus import janus_unavailable
 
-            reason = janus_unavailable()
-            if reason is not None:
-                Console(stderr=True).print(f"[red]rtcstate demo:[/red] --transport janus: "
-                                           f"{reason}")
-                raise typer.Exit(3)
+            require_janus("demo")
             story = run_janus_story
         real = anyio.run(story, show)
         if not as_json:

@@ -36,12 +36,10 @@ from rtcstate.adapters.base import Transport
 from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
 from rtcstate.room import Room
-from rtcstate.testing.clients import OtherClients
+from rtcstate.testing.clients import OtherClients, OtherClientsHarness
 from rtcstate.testing.conformance import (
-    GUEST,
     IDENTITY,
     ROOM,
-    BaseHarness,
     MediaFailure,
     Pace,
 )
@@ -79,7 +77,7 @@ async def check_receiving(transport: AiortcClient, sid: str, failures: list[str]
         failures.append(f"remote track {sid} is subscribed but received {arrived} "
                         f"frame(s) in {within} s")
 
-class AiortcHarness(BaseHarness):
+class AiortcHarness(OtherClientsHarness):
     """A reference room server with a publishing peer, for :func:`check_path`.
 
     ``transport_class`` lets a test swap in a subclass (a deliberately broken adapter). The
@@ -129,21 +127,6 @@ class AiortcHarness(BaseHarness):
             self.server.expire_session(identity)
             return
         await self.clients.join(f"{identity}#again", identity)
-
-    async def advance(self, seconds: float) -> None:
-        await anyio.sleep(seconds)  # real time: the windows above keep it to seconds
-
-    async def join_guest(self) -> None:
-        await self.clients.join(GUEST, GUEST)
-
-    async def leave(self, identity: str) -> None:
-        await self.clients.leave(identity)
-
-    async def publish_as(self, identity: str, track_name: str) -> None:
-        await self.clients.room(identity).publish(track_name, "video")
-
-    async def unpublish_as(self, identity: str, track_name: str) -> None:
-        await self.clients.room(identity).unpublish(track_name)
 
     async def fail_next_publication(self, identity: str, code: int) -> None:
         self.server.fail_next_publications(identity, code)

@@ -21,8 +21,9 @@ import anyio.abc
 from rtcstate.adapters.base import Transport
 from rtcstate.models.options import ConnectOptions
 from rtcstate.room import Room, connect
+from rtcstate.testing.conformance import GUEST, BaseHarness
 
-__all__ = ["OtherClients"]
+__all__ = ["OtherClients", "OtherClientsHarness"]
 
 
 class OtherClients:
@@ -89,6 +90,29 @@ class OtherClients:
         tasks, self._tasks = self._tasks, None
         if tasks is not None:
             await tasks.__aexit__(exc_type, exc, tb)
+
+
+class OtherClientsHarness(BaseHarness):
+    """A harness whose guest (and other participants) are :class:`OtherClients` of its own
+    service, in real time: joining, leaving, publishing and waiting out a timeout are the same
+    on every real transport. Subclasses set :attr:`clients` and enter it."""
+
+    clients: OtherClients
+
+    async def advance(self, seconds: float) -> None:
+        await anyio.sleep(seconds)  # real time: the harness's short windows keep it to seconds
+
+    async def join_guest(self) -> None:
+        await self.clients.join(GUEST, GUEST)
+
+    async def leave(self, identity: str) -> None:
+        await self.clients.leave(identity)
+
+    async def publish_as(self, identity: str, track_name: str) -> None:
+        await self.clients.room(identity).publish(track_name, "video")
+
+    async def unpublish_as(self, identity: str, track_name: str) -> None:
+        await self.clients.room(identity).unpublish(track_name)
 
 
 class _Client:

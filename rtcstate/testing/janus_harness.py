@@ -51,8 +51,8 @@ from rtcstate.dispatcher import Dispatcher
 from rtcstate.models.options import ConnectOptions, ReconnectPolicy, RetryPolicy
 from rtcstate.room import Room
 from rtcstate.testing.aiortc import check_receiving
-from rtcstate.testing.clients import OtherClients
-from rtcstate.testing.conformance import GUEST, IDENTITY, ROOM, BaseHarness, MediaFailure, Pace
+from rtcstate.testing.clients import OtherClients, OtherClientsHarness
+from rtcstate.testing.conformance import IDENTITY, ROOM, MediaFailure, Pace
 from rtcstate.testing.janus import JanusServer
 
 __all__ = ["JANUS_OPTIONS", "JANUS_TIMES_OUT", "MEDIA_BOUND", "PROBE", "JanusHarness",
@@ -102,7 +102,7 @@ class RefusingJanusTransport(JanusTransport):
             self.url = url
 
 
-class JanusHarness(BaseHarness):
+class JanusHarness(OtherClientsHarness):
     """A Janus with a publishing, subscribing peer, for :func:`check_path`.
 
     Args:
@@ -169,21 +169,6 @@ class JanusHarness(BaseHarness):
                      else self.clients.transport(identity))
         assert isinstance(transport, JanusTransport)
         transport.heartbeat_interval = transport.heartbeat_timeout = 3600.0
-
-    async def advance(self, seconds: float) -> None:
-        await anyio.sleep(seconds)  # real time: the windows above keep it to seconds
-
-    async def join_guest(self) -> None:
-        await self.clients.join(GUEST, GUEST)
-
-    async def leave(self, identity: str) -> None:
-        await self.clients.leave(identity)
-
-    async def publish_as(self, identity: str, track_name: str) -> None:
-        await self.clients.room(identity).publish(track_name, "video")
-
-    async def unpublish_as(self, identity: str, track_name: str) -> None:
-        await self.clients.room(identity).unpublish(track_name)
 
     async def lose_media(self, identity: str, track_name: str) -> None:
         if identity != IDENTITY:
