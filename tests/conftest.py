@@ -5,6 +5,7 @@ edge of every machine ran.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 
@@ -28,3 +29,20 @@ def _logging_as_it_was() -> Iterator[None]:
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every anyio test on both backends."""
     return str(request.param)
+
+
+# Modules whose tests open sockets and peer connections.
+_REAL_TRANSPORT_MODULES = frozenset({
+    "tests.test_aiortc", "tests.test_cli", "tests.test_janus", "tests.test_janus_conformance",
+    "tests.test_janus_protocol", "tests.test_link_failure", "tests.test_transport_conformance",
+})
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_real_transports(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on real sockets collects garbage as it ends: what it left unclosed then fails
+    it (a ResourceWarning, under ``filterwarnings = error``) instead of whichever later test
+    the collector happens to run in."""
+    yield
+    if request.module.__name__ in _REAL_TRANSPORT_MODULES:
+        gc.collect()

@@ -383,6 +383,65 @@ async def test_an_unreachable_server_is_a_signaling_connection_error() -> None:
             pass
 
 
+async def test_a_join_cancelled_midway_closes_its_socket() -> None:
+    from websockets.asyncio.server import serve
+
+    ended = anyio.Event()
+
+    async def silent_server(ws: Any) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _message in ws:
+                pass  # never answers: the join waits until it is cancelled
+        ended.set()
+
+    async with serve(silent_server, "127.0.0.1", 0) as fake:
+        port = next(iter(fake.sockets)).getsockname()[1]
+        async with AiortcTransport(f"ws://127.0.0.1:{port}", "token",
+                                   join_timeout=30) as silent:
+            with anyio.move_on_after(0.3) as waited:
+                await silent.connect(options("alice"))
+            assert waited.cancelled_caught
+        # Closed when the transport ended, not whenever the garbage collector gets to it.
+        with anyio.fail_after(5):
+            await ended.wait()
+
+
+async def test_a_resume_the_server_never_answers_closes_its_socket_before_the_next() -> None:
+    from websockets.asyncio.server import serve
+
+    from rtcstate.server.protocol import Joined
+
+    joined, resumes, open_resumes, most_open = [False], [0], [0], [0]
+    third_resume = anyio.Event()
+
+    async def joins_then_goes_silent(ws: Any) -> None:
+        if not joined[0]:  # the join, answered; then the link goes
+            joined[0] = True
+            await ws.recv()
+            await ws.send(Joined(room_sid="RM1", participant_sid="PA1",
+                                 resume_key="K1").model_dump_json())
+            return
+        resumes[0] += 1  # a resume: never answered
+        open_resumes[0] += 1
+        most_open[0] = max(most_open[0], open_resumes[0])
+        if resumes[0] == 3:
+            third_resume.set()
+        with contextlib.suppress(ConnectionClosed):
+            async for _message in ws:
+                pass
+        open_resumes[0] -= 1
+
+    async with serve(joins_then_goes_silent, "127.0.0.1", 0) as fake:
+        port = next(iter(fake.sockets)).getsockname()[1]
+        silent = AiortcTransport(f"ws://127.0.0.1:{port}", "token", retry_interval=0.05)
+        async with rtcstate.connect(silent, options("alice")) as alice:
+            await until(alice, lambda: alice.state == "reconnecting")
+            with anyio.fail_after(10):  # each resume waits 1 s for its answer
+                await third_resume.wait()
+            assert alice.state == "reconnecting"
+    assert most_open == [1], "a resume that got no answer left its socket open"
+
+
 async def test_the_server_ending_the_session_is_53002(server: RoomServer) -> None:
     dispatcher, seen = recorder()
     async with rtcstate.connect(transport(server, "alice"), options("alice"),

@@ -7,6 +7,7 @@ import contextlib
 import json
 from typing import Any
 
+import anyio
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -119,3 +120,27 @@ async def test_a_message_over_the_limit_is_not_taken_the_link_counts_as_lost() -
             # it reconnects and claims its session again.
             assert await room.wait_until(lambda: room.state == "reconnecting", within=5)
             assert await room.wait_until(lambda: room.state == "connected", within=5)
+
+
+async def test_a_join_cancelled_midway_closes_its_socket() -> None:
+    from websockets.asyncio.server import serve
+    from websockets.typing import Subprotocol
+
+    ended = anyio.Event()
+
+    async def silent_janus(ws: Any) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _request in ws:
+                pass  # never answers: the join waits until it is cancelled
+        ended.set()
+
+    protocols = [Subprotocol("janus-protocol")]
+    async with serve(silent_janus, "127.0.0.1", 0, subprotocols=protocols) as fake:
+        port = next(iter(fake.sockets)).getsockname()[1]
+        async with JanusTransport(f"ws://127.0.0.1:{port}", join_timeout=30) as transport:
+            with anyio.move_on_after(0.3) as waited:
+                await transport.connect(ConnectOptions(room_name="r", identity="alice"))
+            assert waited.cancelled_caught
+        # Closed when the transport ended, not whenever the garbage collector gets to it.
+        with anyio.fail_after(5):
+            await ended.wait()

@@ -60,6 +60,10 @@ class AiortcClient:
         """Leave the room (subclasses)."""
         raise NotImplementedError
 
+    async def _close_media(self) -> None:
+        """Close every peer connection the transport holds (subclasses)."""
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         """Disconnect, end every task, end the event stream. Idempotent."""
         await self.__aexit__(None, None, None)
@@ -86,9 +90,15 @@ class AiortcClient:
         self._send.close()
         self._receive.close()
         tasks, self._tasks = self._tasks, None
-        if tasks is not None:
-            tasks.cancel_scope.cancel()
-            await tasks.__aexit__(None, None, None)  # a task's failure still surfaces
+        try:
+            if tasks is not None:
+                tasks.cancel_scope.cancel()
+                await tasks.__aexit__(None, None, None)  # a task's failure still surfaces
+        finally:
+            # A connection a task was making as the room left (a subscription, say) is one
+            # the disconnect did not see: every task has ended now, so close what is left.
+            with anyio.CancelScope(shield=True):
+                await self._close_media()
 
     # -- what is received --------------------------------------------------------------------
 

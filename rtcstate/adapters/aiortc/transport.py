@@ -262,6 +262,9 @@ class AiortcTransport(AiortcClient):
             await ws.close()
             self._fail_join(options, f"no answer to the join: {exc}")
             return
+        except BaseException:  # cancelled (the room left meanwhile): nothing may stay open
+            ws.transport.abort()
+            raise
         if isinstance(answer, Refused):  # the token, the names, the room: the join's end
             await ws.close()
             _log.info("join_refused", room=options.room_name, code=answer.code)
@@ -275,7 +278,7 @@ class AiortcTransport(AiortcClient):
         self._joined = answer
         self._emit(RoomConnected(room_name=options.room_name, room_sid=answer.room_sid,
                                  participant_sid=answer.participant_sid))
-        await self._reconcile(answer.participants)
+        await self._reconcile_or_abort(ws, answer.participants)
         tasks.start_soon(self._run, ws)
 
     async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
@@ -364,7 +367,7 @@ class AiortcTransport(AiortcClient):
                     break
                 ws, room_now = resumed
                 self._emit(RoomReconnected(room_name=options.room_name))
-                await self._reconcile(room_now.participants)
+                await self._reconcile_or_abort(ws, room_now.participants)
         self._session = None
         await self._close_media()
 
@@ -400,6 +403,16 @@ class AiortcTransport(AiortcClient):
         ws.transport.abort()  # whatever is left of it: no close handshake over a dead link
         return ended[0] if ended else None
 
+    async def _reconcile_or_abort(self, ws: ClientConnection,
+                                  participants: tuple[ParticipantInfo, ...]) -> None:
+        """:meth:`_reconcile` before ``ws`` is the session's (``_run`` makes it so, and a
+        disconnect closes only that one): cancelled meanwhile, ``ws`` is abandoned."""
+        try:
+            await self._reconcile(participants)
+        except BaseException:
+            ws.transport.abort()
+            raise
+
     async def _resume(self) -> tuple[ClientConnection, Resumed] | int | None:
         """Try to resume until the server answers: the new connection, or the code of its
         refusal (53001 when it no longer holds the session, or the verdict it gave meanwhile:
@@ -410,14 +423,22 @@ class AiortcTransport(AiortcClient):
         while not self._leaving:
             try:
                 ws = await self._open()
+            except (OSError, TimeoutError, InvalidHandshake):
+                await anyio.sleep(self.retry_interval)
+                continue
+            try:
                 with anyio.fail_after(max(self.heartbeat_timeout, 1.0)):
                     await ws.send(Resume(room=options.room_name, token=self.token,
                                          participant_sid=joined.participant_sid,
                                          resume_key=joined.resume_key).model_dump_json())
                     answer = await self._next(ws)
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+            except (TimeoutError, ConnectionClosed):
+                ws.transport.abort()
                 await anyio.sleep(self.retry_interval)
                 continue
+            except BaseException:  # cancelled: the application left meanwhile
+                ws.transport.abort()
+                raise
             if isinstance(answer, Resumed):
                 return ws, answer
             ws.transport.abort()

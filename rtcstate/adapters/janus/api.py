@@ -169,18 +169,26 @@ class JanusSession:
         self._fail_pending()
 
     async def close(self) -> None:
-        """Destroy the session (if the socket is up) and close the socket."""
-        ws = self._ws
-        if ws is not None and self.session_id is not None:
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(json.dumps({"janus": "destroy", "session_id": self.session_id,
-                                          "transaction": _transaction()}))
-        self._ws = None
-        if ws is not None:
-            with anyio.move_on_after(1):
-                await ws.close()
-            ws.transport.abort()
-        self._fail_pending()
+        """Destroy the session (if the socket is up) and close the socket; if cancelled
+        meanwhile, :meth:`abort` instead."""
+        ws, self._ws = self._ws, None
+        try:
+            if ws is not None and self.session_id is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(json.dumps({"janus": "destroy", "session_id": self.session_id,
+                                              "transaction": _transaction()}))
+            if ws is not None:
+                with anyio.move_on_after(1):
+                    await ws.close()
+        finally:
+            if ws is not None:
+                ws.transport.abort()
+            self.abort()
+
+    def abort(self) -> None:
+        """Abandon the socket and end the notices at once, without telling Janus (a join
+        cancelled midway; Janus times the session out)."""
+        self.drop()
         self._notices_send.close()
         self.notices.close()
 

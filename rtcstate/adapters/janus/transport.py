@@ -32,7 +32,6 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, cast
 
 import anyio
@@ -231,6 +230,9 @@ class JanusTransport(AiortcClient):
             await janus.close()
             self._fail_join(options, 53000, f"cannot reach {self.url}: {exc}")
             return
+        except BaseException:  # cancelled (the room left meanwhile): nothing may stay open
+            janus.abort()
+            raise
         reader = anyio.CancelScope()
         tasks.start_soon(self._serve_socket, janus, reader)
         try:
@@ -245,6 +247,10 @@ class JanusTransport(AiortcClient):
             await self._abandon(janus, reader)
             self._fail_join(options, 53000, f"no answer to the join: {exc!r}")
             return
+        except BaseException:
+            reader.cancel()
+            janus.abort()
+            raise
         self._janus, self._handle, self._link_up = janus, handle, True
         self._private_id = cast(int | None, joined.data.get("private_id"))
         self._emit(RoomConnected(room_name=options.room_name,
@@ -315,14 +321,6 @@ class JanusTransport(AiortcClient):
         self.local_media.clear()
         self._publications.clear()
         self._end_feeds()
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await super().__aexit__(exc_type, exc, tb)
-        # A subscription a task was making as the room left may hold a connection the
-        # disconnect did not see: every task has ended now, so close what is left.
-        with anyio.CancelScope(shield=True):
-            await self._close_media()
 
     @property
     def connected(self) -> bool:
