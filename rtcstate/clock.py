@@ -3,8 +3,11 @@
 * :class:`VirtualClock` moves only when told to (:meth:`VirtualClock.advance`), firing due
   callbacks in deadline order, synchronously. Tests and simulations use it: an hour-long
   scenario runs in milliseconds, and nothing ever sleeps in real time.
-* :class:`AnyioClock` uses the event loop's time and sleeps in tasks of a task group it is
+* :class:`AnyioClock` uses the event loop's time and sleeps in one task of a task group it is
   given, so its timers never outlive that group.
+
+Both keep timers in a heap with tombstones: entering a timed state is one push, leaving it
+marks the timer cancelled, and a million pending timeouts cost the memory for them only.
 
 Both implement :class:`Clock`; the dispatcher needs nothing else.
 
@@ -26,6 +29,8 @@ import anyio.lowlevel
 
 __all__ = ["AnyioClock", "Clock", "TimerHandle", "VirtualClock", "VirtualTime"]
 
+_heappush = heapq.heappush
+
 
 class TimerHandle(Protocol):
     """A scheduled callback that can still be cancelled."""
@@ -44,23 +49,68 @@ class Clock(Protocol):
         """Run ``callback()`` once, ``delay`` seconds from now, unless cancelled first."""
 
 
-class _VirtualTimer:
-    __slots__ = ("callback", "cancelled", "deadline", "order")
+class _Timer:
+    """A pending callback: cancelling marks it (a tombstone left in its clock's heap)."""
 
-    def __init__(self, deadline: float, order: int, callback: Callable[[], object]) -> None:
-        self.deadline = deadline
-        self.order = order
+    __slots__ = ("callback", "cancelled", "clock")
+
+    def __init__(self, clock: _TimerHeap, callback: Callable[[], object]) -> None:
+        self.clock = clock
         self.callback = callback
         self.cancelled = False
 
-    def __lt__(self, other: _VirtualTimer) -> bool:
-        return (self.deadline, self.order) < (other.deadline, other.order)
-
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.clock._tombstone()
 
 
-class VirtualClock:
+class _TimerHeap:
+    """Timers by ``(deadline, order)``: scheduling is one push, cancelling marks the timer and
+    costs nothing more. Tombstones are dropped as they reach the top, and all at once when they
+    outnumber the live timers, so memory follows the timers pending, not the timers made."""
+
+    #: The heap is compacted only above this many tombstones.
+    compact_above = 1024
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Timer]] = []
+        self._order = itertools.count()
+        self._tombstones = 0
+
+    def _push(self, deadline: float, callback: Callable[[], object]) -> _Timer:
+        timer = _Timer(self, callback)
+        _heappush(self._heap, (deadline, next(self._order), timer))
+        return timer
+
+    def _tombstone(self) -> None:
+        self._tombstones += 1
+        if self._tombstones > self.compact_above and self._tombstones * 2 > len(self._heap):
+            self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+            heapq.heapify(self._heap)
+            self._tombstones = 0
+
+    def _earliest(self) -> tuple[float, int, _Timer] | None:
+        """The earliest live entry, dropping tombstones on the way."""
+        heap = self._heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+            self._tombstones -= 1
+        return heap[0] if heap else None
+
+    def _pop(self) -> _Timer:
+        """Take the earliest live timer off (call :meth:`_earliest` first)."""
+        timer = heapq.heappop(self._heap)[2]
+        timer.cancelled = True  # run once: a late cancel() is a no-op
+        return timer
+
+    @property
+    def pending(self) -> int:
+        """How many timers are scheduled and not cancelled (or run)."""
+        return len(self._heap) - self._tombstones
+
+
+class VirtualClock(_TimerHeap):
     """A clock that only moves when :meth:`advance` (or :meth:`advance_to`) is called.
 
     Callbacks due at the same instant run in the order they were scheduled. A callback may
@@ -68,9 +118,8 @@ class VirtualClock:
     """
 
     def __init__(self, start: float = 0.0) -> None:
+        super().__init__()
         self._now = start
-        self._timers: list[_VirtualTimer] = []
-        self._order = itertools.count()
 
     def now(self) -> float:
         return self._now
@@ -78,20 +127,14 @@ class VirtualClock:
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         if delay < 0:
             raise ValueError(f"delay must be >= 0, not {delay}")
-        timer = _VirtualTimer(self._now + delay, next(self._order), callback)
-        heapq.heappush(self._timers, timer)
+        timer = _Timer(self, callback)  # _push(), inlined: every timed state's entry
+        _heappush(self._heap, (self._now + delay, next(self._order), timer))
         return timer
 
     def next_deadline(self) -> float | None:
         """When the earliest pending timer is due, or ``None`` when none is pending."""
-        while self._timers and self._timers[0].cancelled:
-            heapq.heappop(self._timers)
-        return self._timers[0].deadline if self._timers else None
-
-    @property
-    def pending(self) -> int:
-        """How many timers are scheduled and not cancelled."""
-        return sum(not timer.cancelled for timer in self._timers)
+        earliest = self._earliest()
+        return earliest[0] if earliest is not None else None
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, running every callback that falls due on the way."""
@@ -103,48 +146,59 @@ class VirtualClock:
         """Move time forward to ``when``, running every callback due by then, in order."""
         if when < self._now:
             raise ValueError(f"time cannot go backwards (from {self._now} to {when})")
-        while True:
-            deadline = self.next_deadline()
-            if deadline is None or deadline > when:
-                break
-            timer = heapq.heappop(self._timers)
-            self._now = timer.deadline
-            timer.callback()
+        while (earliest := self._earliest()) is not None and earliest[0] <= when:
+            self._now = earliest[0]
+            self._pop().callback()
         self._now = when
 
 
-class _AnyioTimer:
-    __slots__ = ("scope",)
+class AnyioClock(_TimerHeap):
+    """Real time from the running event loop; timers wait in one task of ``task_group``.
 
-    def __init__(self) -> None:
-        self.scope = anyio.CancelScope()
-
-    def cancel(self) -> None:
-        self.scope.cancel()
-
-
-class AnyioClock:
-    """Real time from the running event loop; each timer is a task in ``task_group``.
-
-    Works under asyncio and trio. Cancelling the task group cancels every pending timer.
+    One task sleeps until the earliest deadline (woken when an earlier one is scheduled) and
+    runs what is due, so a timer costs a heap entry, not a task. Works under asyncio and trio.
+    Cancelling the task group cancels every pending timer.
     """
 
     def __init__(self, task_group: anyio.abc.TaskGroup) -> None:
+        super().__init__()
         self._task_group = task_group
+        self._sleeping = False
+        self._wake: anyio.Event | None = None
 
     def now(self) -> float:
         return anyio.current_time()
 
+    def _tombstone(self) -> None:
+        super()._tombstone()
+        heap = self._heap
+        if self._wake is not None and heap and heap[0][2].cancelled:
+            self._wake.set()  # the timer it sleeps for is gone: sleep for the next, or end
+
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
-        timer = _AnyioTimer()
-
-        async def wait_then_call() -> None:
-            with timer.scope:
-                await anyio.sleep(delay)
-                callback()
-
-        self._task_group.start_soon(wait_then_call)
+        deadline = anyio.current_time() + max(delay, 0.0)
+        earliest = self._earliest()
+        timer = self._push(deadline, callback)
+        if not self._sleeping:
+            self._sleeping = True
+            self._task_group.start_soon(self._run_timers)
+        elif self._wake is not None and (earliest is None or deadline < earliest[0]):
+            self._wake.set()
         return timer
+
+    async def _run_timers(self) -> None:
+        try:
+            while (earliest := self._earliest()) is not None:
+                if earliest[0] <= anyio.current_time():
+                    self._pop().callback()
+                    continue
+                self._wake = anyio.Event()
+                with anyio.CancelScope(deadline=earliest[0]):
+                    await self._wake.wait()
+                self._wake = None
+        finally:
+            self._sleeping = False
+            self._wake = None
 
 
 IdleCheck = Callable[[], bool]
