@@ -3,9 +3,11 @@
 Every event offered to a dispatcher is accounted for: it is *applied* (one :class:`StateChange`,
 given to every listener) or *rejected* (one structured log line with the reason, and a count in
 :attr:`Dispatcher.stats`); the machine is unchanged by a rejected event. Timeouts of the state a
-machine enters (retry back-off, reconnect window, warning escalation) are scheduled on the
-dispatcher's :class:`~rtcstate.clock.Clock`, cancelled when the state is left, and come back as
-ordinary events through the same queue.
+machine enters (retry back-off, reconnect window, warning escalation) run on the dispatcher's
+:class:`~rtcstate.clock.Clock` and come back as ordinary events through the same queue; leaving
+the state disarms its timeout. The clock timer behind it is cancelled lazily (one per machine
+at most, doing nothing if it fires for a state left), so entering and leaving a timed state
+costs next to nothing.
 
 Two ways to drive it:
 
@@ -47,6 +49,7 @@ from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
 from rtcstate.statemachines import SPECS
 from rtcstate.statemachines.runtime import LifecycleMachine
+from rtcstate.statemachines.spec import Timeout
 
 __all__ = [
     "ChangeStream",
@@ -195,9 +198,76 @@ class _Item(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _TimerFired:
+    """A state timeout that fell due: its event, for the ``entry``-th entry of the state."""
+
     machine: LifecycleMachine
     event: Event
-    generation: int
+    entry: int
+
+
+_DUE = 1e-9
+"""Seconds short of a deadline that count as on it (a re-armed timer's float arithmetic)."""
+
+
+class _StateTimeout:
+    """The timeout of the timed state a machine is in, and the one clock timer behind it.
+
+    Entering a timed state sets a deadline; leaving it clears the deadline and leaves the clock
+    alone (lazy cancellation). A machine has one clock timer at most: when it fires early (the
+    state was entered again since, so the deadline moved on) it is armed again for what
+    remains; when it fires for a state left, it does nothing. A room flapping
+    ``connected <-> reconnecting`` thus costs a few attribute writes per flap instead of a
+    timer each, and pending timeouts cost one small object per machine.
+    """
+
+    __slots__ = ("armed", "deadline", "dispatcher", "entry", "handle", "machine", "timeout")
+
+    def __init__(self, dispatcher: Dispatcher, machine: LifecycleMachine,
+                 timeout: Timeout) -> None:
+        self.dispatcher = dispatcher
+        self.machine = machine
+        self.timeout = timeout
+        self.deadline: float | None = None  # None: not in a timed state
+        self.armed: float | None = None  # the deadline the clock timer is set for
+        self.handle: TimerHandle | None = None
+        self.entry = 0
+
+    def enter(self, clock: Clock, timeout: Timeout) -> None:
+        """The machine entered a timed state: time it out ``timeout.delay`` from now."""
+        delay = timeout.delay(self.machine)
+        deadline = clock.now() + delay
+        self.timeout = timeout
+        self.deadline = deadline
+        self.entry += 1
+        armed = self.armed
+        if armed is None or armed > deadline:
+            if self.handle is not None:
+                self.handle.cancel()
+            self.armed = deadline
+            self.handle = clock.call_later(delay, self)
+
+    def disarm(self) -> None:
+        """No timeout any more, and no clock timer (the machine is removed, the block ends)."""
+        handle = self.handle
+        self.deadline = self.armed = self.handle = None
+        if handle is not None:
+            handle.cancel()
+
+    def __call__(self) -> None:  # the clock timer
+        self.armed = self.handle = None
+        deadline = self.deadline
+        if deadline is None:
+            return  # the state was left
+        dispatcher = self.dispatcher
+        clock = dispatcher._clock
+        assert clock is not None  # it called
+        remaining = deadline - clock.now()
+        if remaining > _DUE:  # entered again since: wait for the rest
+            self.armed = deadline
+            self.handle = clock.call_later(remaining, self)
+            return
+        machine = self.machine
+        dispatcher._timer_fired(_TimerFired(machine, self.timeout.event(machine), self.entry))
 
 
 _CREATION_EVENTS = frozenset(spec.created_by for spec in SPECS.values() if spec.created_by)
@@ -238,8 +308,7 @@ class Dispatcher:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock
         self._machines: dict[tuple[str, str], LifecycleMachine] = {}
-        self._timers: dict[tuple[str, str], tuple[TimerHandle, int]] = {}
-        self._generation = 0
+        self._timeouts: dict[LifecycleMachine, _StateTimeout] = {}
         self._listeners: list[ChangeListener] = []
         self._creatable: dict[str, Callable[[Event], LifecycleMachine]] = {}
         self._streams: list[MemoryObjectSendStream[StateChange]] = []
@@ -348,7 +417,11 @@ class Dispatcher:
         if self._queue is not None and self.stats.pending:
             raise RuntimeError(
                 f"{self.stats.pending} queued event(s) would be overtaken; use send()")
-        change = self._apply(raw, source, self.stats._received(source))
+        counts = self.stats.by_source.get(source)  # stats._received(source), inlined
+        if counts is None:
+            counts = self.stats.by_source[source] = SourceStats()
+        counts.received += 1
+        change = self._apply(raw, source, counts)
         if self._follow_ups:
             self._apply_follow_ups()
         return change
@@ -503,13 +576,14 @@ class Dispatcher:
             if self._closed_sources and source in self._closed_sources:
                 event = raw.event if isinstance(raw, _TimerFired) else None
                 raise SourceClosed(source, self._closed_sources[source])
-            if isinstance(raw, _TimerFired):
+            if type(raw) is _TimerFired:
                 event = raw.event
                 self._claim_timer(raw)
                 machine: LifecycleMachine | None = raw.machine
             else:
                 event = parse_event(raw)
-                machine = self._machines.get((event.machine, getattr(event, event.target_field)))
+                model = type(event)
+                machine = self._machines.get((model.machine, getattr(event, model.target_field)))
             at = event.at
             if at is None:
                 clock = self._clock
@@ -535,10 +609,13 @@ class Dispatcher:
         dest = change.dest
         if dest != change.source:
             # Timers only where states have timeouts: most transitions skip this entirely.
-            if self._timers:
-                self._cancel_timeout(machine)
-            if dest in machine.spec.timed_states:
-                self._schedule_timeout(machine)
+            if self._timeouts:
+                timed = self._timeouts.get(machine)
+                if timed is not None:
+                    timed.deadline = None  # left: its clock timer, if any, will do nothing
+            timeout = machine.spec.timeouts.get(dest)
+            if timeout is not None:
+                self._schedule(machine, timeout)
         for listener in self._listeners:
             try:
                 listener(change)
@@ -564,13 +641,13 @@ class Dispatcher:
                 self._apply(item.raw, item.source, item.counts)
 
     def _claim_timer(self, fired: _TimerFired) -> None:
-        """Consume the timer of ``fired``, or raise StaleTimeout if its state was left."""
-        key = (fired.machine.kind, fired.machine.id)
-        current = self._timers.get(key)
-        if current is None or current[1] != fired.generation:
-            raise StaleTimeout(f"timeout {fired.event.trigger!r} of {key[0]} {key[1]!r} "
-                               "fired after it left the state")
-        del self._timers[key]
+        """Consume the timeout of ``fired``, or raise StaleTimeout if its state was left (or
+        left and entered again) while it waited in the queue."""
+        timed = self._timeouts.get(fired.machine)
+        if timed is None or timed.deadline is None or timed.entry != fired.entry:
+            raise StaleTimeout(f"timeout {fired.event.trigger!r} of {fired.machine.kind} "
+                               f"{fired.machine.id!r} fired after it left the state")
+        timed.deadline = None
 
     def _create(self, event: Event, existing: LifecycleMachine | None) -> LifecycleMachine:
         if existing is not None:
@@ -600,25 +677,25 @@ class Dispatcher:
             exc_info=unexpected)
 
     def _schedule_timeout(self, machine: LifecycleMachine) -> None:
-        pending = machine.pending_timeout()
-        if pending is None:
-            return
+        timeout = machine.spec.timeouts.get(machine.state)
+        if timeout is not None:
+            self._schedule(machine, timeout)
+
+    def _schedule(self, machine: LifecycleMachine, timeout: Timeout) -> None:
         clock = self._clock
         if clock is None:
             raise RuntimeError(
                 f"{machine.kind} {machine.id!r} entered {machine.state!r}, which has a timeout, "
                 "but the dispatcher has no clock: pass one, or run it with 'async with'")
-        delay, event = pending
-        self._generation += 1
-        generation = self._generation
-        fired = _TimerFired(machine, event, generation)
-        handle = clock.call_later(delay, lambda: self._timer_fired(fired))
-        self._timers[(machine.kind, machine.id)] = (handle, generation)
+        timed = self._timeouts.get(machine)
+        if timed is None:
+            timed = self._timeouts[machine] = _StateTimeout(self, machine, timeout)
+        timed.enter(clock, timeout)
 
     def _cancel_timeout(self, machine: LifecycleMachine) -> None:
-        timer = self._timers.pop((machine.kind, machine.id), None)
-        if timer is not None:
-            timer[0].cancel()
+        timed = self._timeouts.pop(machine, None)
+        if timed is not None:
+            timed.disarm()
 
     def _timer_fired(self, fired: _TimerFired) -> None:
         if self._queue is not None:

@@ -203,9 +203,51 @@ async def test_a_timeout_that_lost_the_race_is_rejected_as_stale() -> None:
     assert dispatcher.stats.rejected_by_reason == {"stale_timeout": 1}
 
 
+def flapping_room(clock: VirtualClock) -> tuple[Dispatcher, RoomMachine]:
+    dispatcher = Dispatcher(clock=clock)
+    room = dispatcher.add(RoomMachine(ConnectOptions(room_name=ROOM, identity="alice")))
+    room.state = "connected"
+    return dispatcher, room
+
+
+def test_a_room_flapping_holds_one_clock_timer_and_times_out_from_its_last_entry() -> None:
+    clock = VirtualClock()
+    dispatcher, room = flapping_room(clock)
+    for _ in range(10_000):
+        dispatcher.dispatch(room_event("reconnecting", error_code=53001))
+        dispatcher.dispatch(room_event("reconnected"))
+    assert clock.pending <= 1  # at most a dormant timer: not 10,000 timers or tombstones
+    clock.advance(20)
+    dispatcher.dispatch(room_event("reconnecting", error_code=53001))  # window: 30 s from now
+    clock.advance(29.9)  # past the first entry's deadline, short of this one's
+    assert room.state == "reconnecting"
+    clock.advance(0.1)
+    assert room.state == "disconnected"
+    assert clock.now() == 50
+    assert dispatcher.stats.rejected == 0
+    assert clock.pending == 0
+
+
+def test_a_state_left_and_entered_with_a_shorter_timeout_fires_on_the_shorter_one() -> None:
+    clock = VirtualClock()
+    dispatcher = new_dispatcher(clock)
+    for raw in (room_event("connect", identity="alice"), room_event("connected"),
+                camera_event("publish"), camera_event("published")):
+        dispatcher.dispatch(raw)
+    camera = dispatcher.get("local_track", "camera")
+    warning = camera_event("warning", warning="recording-media-lost")
+    dispatcher.dispatch(warning)  # escalates 5 s from now
+    dispatcher.dispatch(camera_event("warnings_cleared"))
+    camera.escalation_timeout = 1.0  # type: ignore[attr-defined]
+    dispatcher.dispatch(warning)
+    clock.advance(1)
+    assert camera.state == "warning_escalated"
+    assert clock.now() == 1
+
+
 async def test_leaving_the_block_leaves_no_task_and_cancels_timers(anyio_backend: str) -> None:
     before = task_count(anyio_backend)
-    dispatcher = Dispatcher()  # real time: an AnyioClock with a task per timer
+    dispatcher = Dispatcher()  # real time: an AnyioClock, one task for its timers
     dispatcher.add(RoomMachine(OPTIONS))
     async with dispatcher:
         await dispatcher.send(room_event("connect", identity="alice"))

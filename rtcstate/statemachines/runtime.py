@@ -153,16 +153,30 @@ def reference_fire(machine: LifecycleMachine,
     return type(machine)._engine().fire(machine, event)
 
 
+# The standard library caches each logger's level checks in a dict it clears (never replaces)
+# whenever levels change; reading it here saves a Python call per transition. Where the cache
+# is not there (another Python), ``isEnabledFor`` answers every time.
+_INFO = logging.INFO
+_level_cache: dict[int, bool] = getattr(_LEVELS, "_cache", {})
+
+
 def _emit(change: StateChange) -> StateChange:
-    """Every change goes out here: one log line (if INFO is enabled), then the observers."""
-    # The standard library caches the level check: a disabled line costs that lookup only.
-    if _LEVELS.isEnabledFor(logging.INFO):
-        _log.info("transition", machine=change.machine, id=change.id,
-                  source=change.source, dest=change.dest, trigger=change.event,
-                  error=change.error.id if change.error else None, at=change.at)
+    """Every change goes out here (``_apply_routed`` inlines it): one log line if INFO is
+    enabled, then the observers."""
+    enabled = _level_cache.get(_INFO)
+    if enabled is None:
+        enabled = _LEVELS.isEnabledFor(_INFO)
+    if enabled:
+        _log_transition(change)
     for observer in _observers:
         observer(change)
     return change
+
+
+def _log_transition(change: StateChange) -> None:
+    _log.info("transition", machine=change.machine, id=change.id,
+              source=change.source, dest=change.dest, trigger=change.event,
+              error=change.error.id if change.error else None, at=change.at)
 
 
 class LifecycleMachine:
@@ -234,16 +248,25 @@ class LifecycleMachine:
     def _apply_routed(self, event: Event, at: float | None) -> StateChange:
         """:meth:`apply` for an event already routed to this machine by kind and id."""
         table = _tables.get(type(self)) or self._table()
-        kind = table.kind
         source = self.state
         candidate, error = table.take(self, event)
         if error is not None:
             self.error = error
-        return _emit(_new_change(StateChange, (
-            kind, self.id, source, self.state, event.trigger, error,
+        change: StateChange = _new_change(StateChange, (
+            table.kind, self.id, source, self.state, event.trigger, error,
             at if at is not None else (event.at if event.at is not None else 0.0),
             candidate.role, event,
-        )))
+        ))
+        # _emit(change), inlined: this is every event's path.
+        enabled = _level_cache.get(_INFO)
+        if enabled is None:
+            enabled = _LEVELS.isEnabledFor(_INFO)
+        if enabled:
+            _log_transition(change)
+        if _observers:
+            for observer in _observers:
+                observer(change)
+        return change
 
     @classmethod
     def from_event(cls, event: Event) -> LifecycleMachine:
@@ -275,7 +298,7 @@ class LifecycleMachine:
 
     def pending_timeout(self) -> tuple[float, Event] | None:
         """The current state's timeout, as ``(delay in seconds, event to fire)``, if it has one."""
-        timeout = self.spec.state(self.state).timeout
+        timeout = self.spec.timeouts.get(self.state)
         if timeout is None:
             return None
         return timeout.delay(self), timeout.event(self)

@@ -209,8 +209,9 @@ class MachineSpec:
             raise SpecError(self.kind, problems)
         # A frozen dataclass: these indexes are set once, here, and never change.
         object.__setattr__(self, "_by_name", {state.name: state for state in self.states})
-        object.__setattr__(self, "timed_states", frozenset(
-            state.name for state in self.states if state.timeout is not None))
+        object.__setattr__(self, "timeouts", {
+            state.name: state.timeout for state in self.states if state.timeout is not None})
+        object.__setattr__(self, "timed_states", frozenset(self.timeouts))
 
     def state(self, name: str) -> StateSpec:
         """The state called ``name``. Raises ``KeyError``."""
@@ -220,6 +221,10 @@ class MachineSpec:
 
     timed_states: frozenset[str] = field(init=False, default=frozenset(), compare=False)
     """Names of the states that have a timeout (set when the spec is built)."""
+
+    timeouts: Mapping[str, Timeout] = field(init=False, default_factory=dict, compare=False,
+                                            repr=False)
+    """The timeout of each state that has one, by state name (set when the spec is built)."""
 
     @property
     def state_names(self) -> tuple[str, ...]:
