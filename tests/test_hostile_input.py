@@ -178,3 +178,24 @@ async def test_an_unexpected_exception_is_a_rejection_and_the_run_goes_on() -> N
         assert change.dest == "waiting_to_retry"
         assert heard == ["waiting_to_retry"]
         assert dispatcher.stats.listener_errors == 1
+
+
+def test_error_reports_from_outside_cannot_grow_memory_without_bound() -> None:
+    """The compiled table memoises what error each report carries; messages come from outside
+    (a browser's, a server's), so a flood of distinct ones must not grow that memo."""
+    from rtcstate.statemachines import DevicePermissionMachine
+    from rtcstate.statemachines.compiled import _Candidate
+
+    camera = DevicePermissionMachine("camera")
+    carried = []
+    for number in range(3 * _Candidate.memo_size):
+        camera.state = "requesting"
+        change = camera.apply_raw({"type": "device.acquire_failed", "device_kind": "camera",
+                                   "error_name": "NotAllowedError",
+                                   "message": f"Permission denied #{number}"})
+        carried.append(change.error.id if change.error else None)
+    assert carried[0] is not None
+    assert len(set(carried)) == 1  # the entry, every time
+    memos = [len(candidate.carried) for candidates in type(camera)._table().table.values()
+             for candidate in candidates]
+    assert max(memos) <= _Candidate.memo_size

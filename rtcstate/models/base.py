@@ -50,6 +50,12 @@ MachineKind = Literal["room", "participant", "local_track", "remote_track", "dev
 """The lifecycles rtcstate models."""
 
 
+def _error_ref(code: int | None, name: str | None, message: str | None) -> ErrorRef:
+    """``ErrorRef(code, name, message)`` without the Python frame of a NamedTuple's ``__new__``
+    (error reports are made on every error-carrying event)."""
+    return tuple.__new__(ErrorRef, (code, name, message))
+
+
 class ErrorRef(NamedTuple):
     """What an event says about the error it reports: a code, or a name with a raw message."""
 

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import DeviceKind, ErrorRef, Event, FacingMode, Name, Text
+from rtcstate.models.base import DeviceKind, ErrorRef, Event, FacingMode, Name, Text, _error_ref
 
 __all__ = [
     "DeviceAcquireFailed",
@@ -71,7 +71,7 @@ class DeviceAcquireFailed(DeviceEvent):
         return {"error_name": entry.name, "message": messages[0] if messages else None}
 
     def error_ref(self) -> ErrorRef | None:
-        return ErrorRef(name=self.error_name, message=self.message)
+        return _error_ref(None, self.error_name, self.message)
 
 
 class DeviceFallBackToDefault(DeviceEvent):

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal, cast, get_args
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import ErrorRef, Event, FacingMode, Name, Text, TrackKind, WarningName
+from rtcstate.models.base import (
+    ErrorRef,
+    Event,
+    FacingMode,
+    Name,
+    Text,
+    TrackKind,
+    WarningName,
+    _error_ref,
+)
 from rtcstate.models.room import ReportsCode, RoomLostEvent, StrictCode
 
 __all__ = [
@@ -72,7 +81,7 @@ class _CarriesWarning(LocalTrackEvent):
         return {"warning": entry.name}
 
     def error_ref(self) -> ErrorRef | None:
-        return ErrorRef(name=self.warning)
+        return _error_ref(None, self.warning, None)
 
 
 class LocalTrackPublish(LocalTrackEvent):

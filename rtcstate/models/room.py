@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BeforeValidator, Field
 
 from rtcstate.catalog import CatalogEntry
-from rtcstate.models.base import ErrorRef, Event, Name, Text
+from rtcstate.models.base import ErrorRef, Event, Name, Text, _error_ref
 
 __all__ = [
     "ReportsCode",
@@ -73,7 +73,7 @@ class ReportsCode(Event):
 
     def error_ref(self) -> ErrorRef | None:
         code = getattr(self, "error_code", None)
-        return None if code is None else ErrorRef(code=code)
+        return None if code is None else _error_ref(code, None, None)
 
 
 class _CarriesCode(RoomEvent, ReportsCode):

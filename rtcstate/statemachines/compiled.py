@@ -10,11 +10,12 @@ per machine and requires the same outcome every time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.errors import GuardRejected, InvalidTransition
-from rtcstate.models.base import Event
+from rtcstate.models.base import ErrorRef, Event
+from rtcstate.models.room import ReportsCode
 from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
 
 if TYPE_CHECKING:
@@ -23,17 +24,58 @@ if TYPE_CHECKING:
 __all__ = ["CompiledTable"]
 
 
-class _Candidate:
-    __slots__ = ("dest", "effect", "errors", "guard", "guard_name", "role", "transition")
+_UNKNOWN = object()
 
-    def __init__(self, transition: TransitionSpec) -> None:
+
+class _Candidate:
+    __slots__ = ("by_code", "carried", "dest", "effect", "errors", "errors_label", "guard",
+                 "guard_name", "role", "transition", "without_report")
+
+    #: Distinct error reports remembered per transition. Reports name catalog codes and names,
+    #: so a handful cover a real run; messages come from outside, so the memo is bounded.
+    memo_size = 256
+
+    def __init__(self, transition: TransitionSpec, model: type[Event]) -> None:
         self.transition = transition
         self.role = transition.role.value
         self.dest = transition.dest
         self.errors = bool(transition.errors)
+        self.errors_label = transition.errors_label if transition.errors else ""
         self.guard = transition.guard.check if transition.guard else None
         self.guard_name = transition.guard.name if transition.guard else ""
         self.effect = transition.effect.run if transition.effect else None
+        # What carried_error() answers for an event that reports no error, and, memoised, for
+        # each report seen: it depends on the report alone.
+        self.without_report: CatalogEntry | None | Literal[False] = None
+        if transition.errors and not transition.error_optional:
+            errors = transition.errors
+            self.without_report = errors[0] if len(errors) == 1 else False
+        self.carried: dict[ErrorRef, CatalogEntry | None | Literal[False]] = {}
+        # Events that report a catalog code and nothing else: the code is the report.
+        self.by_code: dict[int, CatalogEntry] | None = None
+        if transition.errors and model.error_ref is ReportsCode.error_ref:
+            self.by_code = {}
+            for entry in transition.errors:  # the first entry with the code, as carried_error
+                if entry.code is not None:
+                    self.by_code.setdefault(entry.code, entry)
+
+    def carried_error(self, event: Event) -> CatalogEntry | None | Literal[False]:
+        """:meth:`TransitionSpec.carried_error`, memoised by the event's error report."""
+        by_code = self.by_code
+        if by_code is not None:
+            code = getattr(event, "error_code", None)  # what ReportsCode.error_ref reads
+            if code is None:
+                return self.without_report
+            return by_code.get(code, False)
+        ref = event.error_ref()
+        if ref is None:
+            return self.without_report
+        carried = self.carried.get(ref, _UNKNOWN)
+        if carried is _UNKNOWN:
+            carried = self.transition.carried_error(event)
+            if len(self.carried) < self.memo_size:
+                self.carried[ref] = carried
+        return carried  # type: ignore[return-value]
 
 
 class CompiledTable:
@@ -47,7 +89,8 @@ class CompiledTable:
         table: dict[tuple[str, str], list[_Candidate]] = {}
         for transition in spec.transitions:
             for source in transition.source:
-                table.setdefault((source, transition.trigger), []).append(_Candidate(transition))
+                table.setdefault((source, transition.trigger), []).append(
+                    _Candidate(transition, spec.events[transition.trigger]))
         self.table: dict[tuple[str, str], tuple[_Candidate, ...]] = {
             key: tuple(candidates) for key, candidates in table.items()}
 
@@ -80,9 +123,9 @@ class CompiledTable:
         for candidate in candidates:
             carried: Any = None
             if candidate.errors:
-                carried = candidate.transition.carried_error(event)
+                carried = candidate.carried_error(event)
                 if carried is False:
-                    refused.append(candidate.transition.errors_label)
+                    refused.append(candidate.errors_label)
                     continue
             guard = candidate.guard
             if guard is not None and not guard(machine, event):
