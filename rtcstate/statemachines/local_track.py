@@ -152,6 +152,21 @@ LOCAL_TRACK_SPEC = MachineSpec(
 )
 
 
+_NO_WARNINGS: frozenset[WarningName] = frozenset()
+_warning_sets: dict[frozenset[WarningName], frozenset[WarningName]] = {_NO_WARNINGS: _NO_WARNINGS}
+
+
+def _shared_warning_set(warnings: Iterable[WarningName]) -> frozenset[WarningName]:
+    """One frozenset object per distinct set of warnings (there are only so many)."""
+    if type(warnings) is frozenset:
+        shared = _warning_sets.get(warnings)
+        if shared is not None:
+            return shared
+    else:
+        warnings = frozenset(warnings)
+    return _warning_sets.setdefault(warnings, warnings)
+
+
 class LocalTrackPublicationMachine(LifecycleMachine):
     """One local track's publication, named by the track name.
 
@@ -165,11 +180,13 @@ class LocalTrackPublicationMachine(LifecycleMachine):
     spec: ClassVar[MachineSpec] = LOCAL_TRACK_SPEC
 
     def __init__(self, name: str, kind: TrackKind, *,
-                 notify_warnings: Iterable[WarningName] = (),
+                 notify_warnings: Iterable[WarningName] = _NO_WARNINGS,
                  escalation_timeout: float = 5.0) -> None:
         super().__init__(name)
         self.track_kind: TrackKind = kind
-        self.notify_warnings = frozenset(notify_warnings)
+        # Most tracks of a process share a handful of warning sets: a set of their own each
+        # would be most of a machine's memory.
+        self.notify_warnings = _shared_warning_set(notify_warnings)
         self.escalation_timeout = escalation_timeout
 
     @classmethod
