@@ -33,6 +33,7 @@ generate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_machines.py
+	$(BIN)/python benchmarks/bench_tours.py
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_link.py
 	$(BIN)/python benchmarks/bench_capacity.py

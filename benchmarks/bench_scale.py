@@ -4,6 +4,8 @@
   monitor    10,000 rooms x 10 participants x 2 tracks, one event per track per simulated
              second for 60 simulated seconds, each room on its own dispatcher and virtual clock
              (a server watching every publication): events per second, peak RSS
+  timers     1,000,000 rooms entering reconnecting (a reconnect window each pending), leaving
+             it and entering it again: microseconds each, bytes per pending timeout
   tours      the transition tour of every built-in machine: milliseconds to generate
 
 Each runs in a fresh subprocess, so peak RSS is its own. ``--rooms N`` scales the monitor down
@@ -83,7 +85,34 @@ def monitor(rooms: int, participants: int = 10, tracks: int = 2,
     elapsed = time.perf_counter() - start
     return {"rooms": rooms, "events": applied, "seconds": elapsed,
             "events_per_second": applied / elapsed, "setup_seconds": setup,
-            "peak_rss_mb": peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "bare_trigger_us": bare_trigger_us()}
+
+
+REFERENCE_TRIGGER_US = 7.5
+"""A bare transitions trigger on the machine the issues' absolute targets were set on."""
+
+
+def bare_trigger_us() -> float:
+    """A bare ``transitions`` trigger here, in µs (median of 5): the yardstick that scales an
+    events-per-second figure to the reference machine's."""
+    import statistics
+
+    from transitions import Machine
+
+    class Model:
+        pass
+
+    model = Model()
+    Machine(model=model, states=["a", "b"], initial="a", auto_transitions=False,
+            transitions=[["flip", "a", "b"], ["flop", "b", "a"]])
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(10_000):
+            model.flip()  # type: ignore[attr-defined]
+            model.flop()  # type: ignore[attr-defined]
+        samples.append((time.perf_counter() - start) / 20_000 * 1e6)
+    return statistics.median(samples)
 
 
 def tours() -> dict[str, float]:
@@ -98,6 +127,53 @@ def tours() -> dict[str, float]:
         result[kind] = (time.perf_counter() - start) * 1000
         assert len(tour.covered) == tour.edges
     return result
+
+
+def timers(count: int) -> dict[str, float]:
+    """``count`` rooms on one dispatcher and virtual clock enter ``reconnecting`` (a 30 s
+    reconnect window each pending), leave it, and enter it again: microseconds per enter and
+    leave (timed without tracing), and bytes per pending timeout (traced on a tenth of them)."""
+    quiet()
+    import tracemalloc
+
+    from rtcstate import ConnectOptions, Dispatcher, RoomMachine, VirtualClock
+
+    def rooms(number: int) -> tuple[Any, Any, list[dict[str, object]],
+                                    list[dict[str, object]]]:
+        clock = VirtualClock()
+        dispatcher = Dispatcher(clock=clock)
+        names = [f"room{i}" for i in range(number)]
+        for name in names:
+            room = dispatcher.add(RoomMachine(ConnectOptions(room_name=name, identity="m")))
+            room.state = "connected"
+        enter: list[dict[str, object]] = [
+            {"type": "room.reconnecting", "room_name": n, "error_code": 53001} for n in names]
+        leave: list[dict[str, object]] = [
+            {"type": "room.reconnected", "room_name": n} for n in names]
+        return clock, dispatcher, enter, leave
+
+    def timed(dispatcher: Any, events: list[dict[str, object]]) -> float:
+        start = time.perf_counter()
+        for event in events:
+            dispatcher.dispatch(event)
+        return (time.perf_counter() - start) / len(events) * 1e6
+
+    clock, dispatcher, enter, leave = rooms(count)
+    first = timed(dispatcher, enter)
+    pending = clock.pending
+    left = timed(dispatcher, leave)
+    again = timed(dispatcher, enter)
+    traced_clock, traced, traced_enter, _ = rooms(count // 10)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for event in traced_enter:
+        traced.dispatch(event)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return {"timeouts": pending, "bytes_per_timeout": held / (count // 10),
+            "enter_us": first, "leave_us": left, "enter_again_us": again,
+            "pending_after": clock.pending, "traced_pending": traced_clock.pending,
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def run_child(*args: str) -> dict[str, float]:
@@ -117,6 +193,8 @@ def main() -> None:
             figures = instances(int(rest[0]))
         elif what == "monitor":
             figures = monitor(int(rest[0]))
+        elif what == "timers":
+            figures = timers(int(rest[0]))
         else:
             figures = tours()
         print(json.dumps(figures))
@@ -129,6 +207,16 @@ def main() -> None:
           f"{int(watched['events']):,} events in {watched['seconds']:.1f} s = "
           f"{watched['events_per_second']:,.0f} events/s, peak RSS "
           f"{watched['peak_rss_mb']:.0f} MiB (set-up {watched['setup_seconds']:.1f} s)")
+    scaled = watched["events_per_second"] * watched["bare_trigger_us"] / REFERENCE_TRIGGER_US
+    print(f"  a bare transitions trigger takes {watched['bare_trigger_us']:.1f} µs here, "
+          f"{REFERENCE_TRIGGER_US} µs on the reference machine: {scaled:,.0f} events/s there "
+          "(target >= 300,000)")
+    pending = run_child("timers", "1000000")
+    print(f"1,000,000 rooms entering reconnecting (a reconnect window each): "
+          f"{int(pending['timeouts']):,} timeouts pending, {pending['bytes_per_timeout']:.0f} B "
+          f"each (the change and event included); per room: enter {pending['enter_us']:.2f} µs, "
+          f"leave {pending['leave_us']:.2f} µs, enter again {pending['enter_again_us']:.2f} µs "
+          f"(dispatch included); peak RSS {pending['peak_rss_mb']:.0f} MiB")
     timed = run_child("tours")
     print("transition tours (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timed.items())
           + "   (target < 100 ms each)")
