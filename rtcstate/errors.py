@@ -806,7 +806,7 @@ class MediaDataTrackFailedError(TrackError):
     catalog_name = "MediaDataTrackFailedError"
 
 
-class MediaDTLSTransportFailedError(ConnectError, TrackError):
+class MediaDTLSTransportFailedError(ConnectError, DisconnectError, TrackError):
     """53407: Media connection failed due to DTLS handshake failure."""
 
     catalog_name = "MediaDTLSTransportFailedError"

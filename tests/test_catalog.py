@@ -274,7 +274,7 @@ SDK_ERRORS = [
     (53406, "MediaDataTrackFailedError", "The data channel used by the Data Track had a problem",
      "track"),
     (53407, "MediaDTLSTransportFailedError",
-     "Media connection failed due to DTLS handshake failure", "connect track"),
+     "Media connection failed due to DTLS handshake failure", "connect disconnect track"),
     (53408, "MediaIceRestartNotAllowedError",
      "ICE connection restart was attempted, but it is not allowed", "disconnect"),
     (53500, "ConfigurationAcquireFailedError", "Unable to acquire configuration", "connect"),
@@ -336,7 +336,7 @@ def test_access_token_errors_are_connect_errors_with_a_reason() -> None:
 
 def test_phase_filter() -> None:
     assert [e.code for e in catalog.by_phase("disconnect")] == [
-        53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, 53408]
+        53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, 53407, 53408]
     assert {e.phase for e in catalog.by_phase("api")} == {"api"}
     assert sum(len(catalog.by_phase(p)) for p in catalog.PHASES) == len(catalog.all_entries())
     with pytest.raises(UnknownCatalogEntry, match="phases: connect"):

@@ -69,7 +69,7 @@ def test_table_lists_guard_timeout_and_errors() -> None:
             "  | 53000, 53005, 53006, 53500, 53501 |") in table
     assert ("| `disconnected` | `reconnecting` | `disconnected` | failure |  | "
             "options.reconnect.window | 53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, "
-            "53408 |") in table
+            "53407, 53408 |") in table
 
 
 def test_check_names_stale_and_missing_files(tmp_path: Path) -> None:

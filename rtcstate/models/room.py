@@ -50,7 +50,8 @@ ConnectErrorCode = Literal[
 two in step)."""
 ReconnectErrorCode = Literal[53001, 53405]
 """What interrupts a joined Room: signaling (53001) or media (53405)."""
-DisconnectErrorCode = Literal[53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, 53408]
+DisconnectErrorCode = Literal[53001, 53002, 53003, 53004, 53118, 53205, 53216, 53405, 53407,
+                              53408]
 """Every code of the catalog's phase "disconnect": what a lost Room reports."""
 
 
