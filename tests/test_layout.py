@@ -117,7 +117,7 @@ def test_adapters_hold_only_client_adapters_and_their_protocols() -> None:
         "rtcstate.adapters", "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.client",
         "rtcstate.adapters.aiortc.media",
         "rtcstate.adapters.aiortc.transport", "rtcstate.adapters.base",
-        "rtcstate.adapters.janus", "rtcstate.adapters.janus.api",
+        "rtcstate.adapters.connection", "rtcstate.adapters.janus", "rtcstate.adapters.janus.api",
         "rtcstate.adapters.janus.transport", "rtcstate.adapters.memory"]
 
 
