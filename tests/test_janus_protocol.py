@@ -144,3 +144,77 @@ async def test_a_join_cancelled_midway_closes_its_socket() -> None:
         # Closed when the transport ended, not whenever the garbage collector gets to it.
         with anyio.fail_after(5):
             await ended.wait()
+
+
+class _StubSession:
+    """Just the requests a subscription makes; the first subscriber join waits for ``go``."""
+
+    connected = False
+
+    def __init__(self, offer_sdp: str) -> None:
+        self.offer_sdp = offer_sdp
+        self.first_join = anyio.Event()
+        self.go = anyio.Event()
+        self.joins = 0
+        self.handles = 0
+
+    async def close(self) -> None:
+        pass
+
+    async def attach(self) -> int:
+        self.handles += 1
+        return self.handles
+
+    async def detach(self, handle: int) -> None:
+        pass
+
+    async def message(self, handle: int, body: dict[str, Any],
+                      jsep: dict[str, Any] | None = None) -> Any:
+        from rtcstate.adapters.janus.api import Reply
+
+        if body.get("request") == "join":
+            self.joins += 1
+            if self.joins == 1:
+                self.first_join.set()
+                await self.go.wait()
+            return Reply({"videoroom": "attached"}, {"type": "offer", "sdp": self.offer_sdp}, {})
+        return Reply({}, None, {})
+
+
+async def test_a_subscription_dropped_while_on_its_way_makes_no_connection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link goes while a subscription waits for Janus's offer; the resync drops it and
+    subscribes again. The first one, answered late, must give up, not make a second connection
+    over the one the resync made (which nobody would then close)."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from rtcstate.adapters.janus import transport as janus_transport
+
+    made: list[RTCPeerConnection] = []
+
+    class Recorded(RTCPeerConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(janus_transport, "RTCPeerConnection", Recorded)
+    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # nothing leaves the machine
+    offerer.addTransceiver("audio", direction="sendonly")
+    await offerer.setLocalDescription(await offerer.createOffer())
+    stub = _StubSession(offerer.localDescription.sdp)
+    async with JanusTransport("ws://127.0.0.1:9") as transport:
+        transport._janus = stub  # type: ignore[assignment]
+        transport._options = ConnectOptions(room_name="r", identity="alice")
+        transport._link_up = True
+        track = janus_transport._RemoteTrack(sid="bob/0", feed="bob", mid="0", name="mic",
+                                             kind="audio")
+        transport._remote[track.sid] = track
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(transport._subscribe, track)
+            await stub.first_join.wait()
+            await transport._resubscribe(track)  # what the resync does
+            stub.go.set()
+        assert len(made) == 1
+        assert track.pc is made[0]
+    assert all(pc.connectionState == "closed" for pc in made)
+    await offerer.close()

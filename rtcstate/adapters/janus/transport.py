@@ -128,6 +128,10 @@ class _RemoteTrack:
     pc: RTCPeerConnection | None = None
     subscribed: bool = False
     failures: int = 0
+    attempt: int = 0
+    """Which subscription is current: dropping one moves it on, so that a subscription still
+    on its way (the link went, and the resync made another) gives up instead of making a
+    connection nobody would close."""
 
 
 def _track_sid(feed: str, mid: str) -> str:
@@ -670,8 +674,17 @@ class JanusTransport(AiortcClient):
         janus, options, tasks = self._janus, self._options, self._tasks
         if janus is None or options is None or tasks is None or not self._link_up:
             return
+        attempt = track.attempt
+
+        def current() -> bool:
+            return track.attempt == attempt and track.sid in self._remote
+
         try:
-            handle = track.handle = await janus.attach()
+            handle = await janus.attach()
+            if not current():
+                await janus.detach(handle)
+                return
+            track.handle = handle
             body: dict[str, Any] = {"request": "join", "ptype": "subscriber",
                                     "room": options.room_name,
                                     "streams": [{"feed": track.feed, "mid": track.mid}]}
@@ -680,11 +693,13 @@ class JanusTransport(AiortcClient):
             offer = await janus.message(handle, body)
         except (JanusRequestError, ConnectionClosed, TimeoutError) as exc:
             _log.info("subscribe_refused", track=track.sid, detail=str(exc))
-            await self._drop_subscription(track)
+            if current():
+                await self._drop_subscription(track)
             return
-        if track.sid not in self._remote or offer.jsep is None:
-            await self._drop_subscription(track)
-            return
+        if not current() or offer.jsep is None:
+            if current():
+                await self._drop_subscription(track)
+            return  # else: dropped meanwhile, its handle with it
         pc = track.pc = RTCPeerConnection(self.rtc_configuration)
         connected = anyio.Event()
 
@@ -715,8 +730,9 @@ class JanusTransport(AiortcClient):
                                 jsep={"type": "answer", "sdp": pc.localDescription.sdp})
         except (JanusRequestError, ConnectionClosed, TimeoutError) as exc:
             _log.info("subscribe_refused", track=track.sid, detail=str(exc))
-            await self._drop_subscription(track)
-            return
+            if track.pc is pc:
+                await self._drop_subscription(track)
+            return  # else: dropped meanwhile, this connection with it
         except BaseException:  # cancelled mid-negotiation (the room left): its sockets too
             if track.pc is pc:
                 track.pc = None
@@ -754,6 +770,7 @@ class JanusTransport(AiortcClient):
         await self._subscribe(track)
 
     async def _drop_subscription(self, track: _RemoteTrack) -> None:
+        track.attempt += 1
         pc, track.pc = track.pc, None
         handle, track.handle = track.handle, None
         if handle is not None and self._janus is not None:
