@@ -34,7 +34,7 @@ def test_errors_without_argument_lists_every_entry() -> None:
     ("NotAllowedError", ["NotAllowedError", "NotAllowedError"]),
     ("Could not start video source", ["NotReadableError"]),
     ("20104", ["AccessTokenExpiredError"]),
-    ("53407", ["MediaDTLSTransportFailedError", "MediaDTLSTransportFailedError"]),
+    ("53407", ["MediaDTLSTransportFailedError"] * 3),  # connect, disconnect, track
     ("Room completed", ["RoomCompletedError"]),
     ("TwilioError 53304: Track name is duplicated", ["TrackNameIsDuplicatedError"]),
 ])
