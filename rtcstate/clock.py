@@ -6,8 +6,9 @@
 * :class:`AnyioClock` uses the event loop's time and sleeps in one task of a task group it is
   given, so its timers never outlive that group.
 
-Both keep timers in a heap with tombstones: entering a timed state is one push, leaving it
-marks the timer cancelled, and a million pending timeouts cost the memory for them only.
+Both keep timers in a heap with tombstones: scheduling is one push, cancelling marks the
+timer, and a million pending timers cost the memory for them only. (The dispatcher does not even
+cancel: it disarms a left state's timeout and lets its timer fire for nothing.)
 
 Both implement :class:`Clock`; the dispatcher needs nothing else.
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -130,3 +131,26 @@ async def frames(transport: AiortcClient, sids: list[str], at_least: int,
     with anyio.fail_after(within):
         for sid in sids:
             await transport.wait_for_frames(sid, at_least)
+
+
+@asynccontextmanager
+async def silent_websocket_server(
+        subprotocols: list[str] | None = None) -> AsyncIterator[tuple[str, anyio.Event]]:
+    """A WebSocket server on loopback that reads and never answers: ``(url, ended)``, where
+    ``ended`` is set once the client's socket has closed."""
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+    from websockets.typing import Subprotocol
+
+    ended = anyio.Event()
+
+    async def silent(ws: Any) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _message in ws:
+                pass  # never answers: whatever waits for an answer waits until cancelled
+        ended.set()
+
+    protocols = [Subprotocol(name) for name in subprotocols] if subprotocols else None
+    async with serve(silent, "127.0.0.1", 0, subprotocols=protocols) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}", ended

@@ -50,7 +50,15 @@ from rtcstate.server.protocol import (
     local_rtc_configuration,
 )
 
-from .helpers import BAD_NAMES, TOKEN_SECRET, captured_logs, frames, recorder, until
+from .helpers import (
+    BAD_NAMES,
+    TOKEN_SECRET,
+    captured_logs,
+    frames,
+    recorder,
+    silent_websocket_server,
+    until,
+)
 from .helpers import machine_states as states
 
 pytestmark = pytest.mark.anyio
@@ -384,20 +392,8 @@ async def test_an_unreachable_server_is_a_signaling_connection_error() -> None:
 
 
 async def test_a_join_cancelled_midway_closes_its_socket() -> None:
-    from websockets.asyncio.server import serve
-
-    ended = anyio.Event()
-
-    async def silent_server(ws: Any) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for _message in ws:
-                pass  # never answers: the join waits until it is cancelled
-        ended.set()
-
-    async with serve(silent_server, "127.0.0.1", 0) as fake:
-        port = next(iter(fake.sockets)).getsockname()[1]
-        async with AiortcTransport(f"ws://127.0.0.1:{port}", "token",
-                                   join_timeout=30) as silent:
+    async with silent_websocket_server() as (url, ended):
+        async with AiortcTransport(url, "token", join_timeout=30) as silent:
             with anyio.move_on_after(0.3) as waited:
                 await silent.connect(options("alice"))
             assert waited.cancelled_caught

@@ -17,7 +17,7 @@ from rtcstate.adapters.janus import JanusTransport
 from rtcstate.adapters.janus.api import MAX_MESSAGE_BYTES
 from rtcstate.models import RetryPolicy
 
-from .helpers import captured_logs
+from .helpers import captured_logs, silent_websocket_server
 
 pytestmark = pytest.mark.anyio
 
@@ -123,21 +123,8 @@ async def test_a_message_over_the_limit_is_not_taken_the_link_counts_as_lost() -
 
 
 async def test_a_join_cancelled_midway_closes_its_socket() -> None:
-    from websockets.asyncio.server import serve
-    from websockets.typing import Subprotocol
-
-    ended = anyio.Event()
-
-    async def silent_janus(ws: Any) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for _request in ws:
-                pass  # never answers: the join waits until it is cancelled
-        ended.set()
-
-    protocols = [Subprotocol("janus-protocol")]
-    async with serve(silent_janus, "127.0.0.1", 0, subprotocols=protocols) as fake:
-        port = next(iter(fake.sockets)).getsockname()[1]
-        async with JanusTransport(f"ws://127.0.0.1:{port}", join_timeout=30) as transport:
+    async with silent_websocket_server(["janus-protocol"]) as (url, ended):
+        async with JanusTransport(url, join_timeout=30) as transport:
             with anyio.move_on_after(0.3) as waited:
                 await transport.connect(ConnectOptions(room_name="r", identity="alice"))
             assert waited.cancelled_caught
