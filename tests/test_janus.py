@@ -124,6 +124,30 @@ async def test_a_cut_link_reconnects_within_a_second_and_media_flows_again(
         "connecting", "connected", "reconnecting", "connected", "disconnected"]
 
 
+async def test_blocking_udp_stops_the_media_and_not_the_signaling(janus: JanusServer) -> None:
+    """JanusServer.block_udp, the network issue 20's media-failure tests need: frames stop,
+    signaling (a join told over the WebSocket) still arrives, and media returns once allowed."""
+    bob_t = JanusTransport(janus.url)
+    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "udp")) as alice, \
+            rtcstate.connect(bob_t, options("bob", "udp")) as bob:
+        await alice.publish("camera", "video")
+        await until(bob, lambda: [t.state for t in bob.remote_tracks.values()] == ["subscribed"])
+        sid = next(iter(bob.remote_tracks))
+        await frames(bob_t, [sid], 5)
+        await anyio.to_thread.run_sync(janus.block_udp)
+        try:
+            await anyio.sleep(0.5)  # what was on its way arrives
+            blocked = bob_t.frames_received[sid]
+            async with rtcstate.connect(JanusTransport(janus.url), options("carol", "udp")):
+                await until(bob, lambda: "carol" in [p.identity
+                                                     for p in bob.participants.values()])
+            await anyio.sleep(1.0)
+            assert bob_t.frames_received[sid] == blocked, "media passed a UDP block"
+        finally:
+            await anyio.to_thread.run_sync(janus.allow_udp)
+        await frames(bob_t, [sid], blocked + 10, within=5)
+
+
 async def test_a_cut_longer_than_the_window_ends_in_53001(janus: JanusServer) -> None:
     dispatcher, seen = recorder()
     asked = options("alice", "long", reconnect=ReconnectPolicy(window=1.0))

@@ -100,6 +100,8 @@ class JanusServer:
         self.start_timeout = start_timeout
         self._folder: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._udp_blocked = False
+        self._local_rule_moved = False
 
     @property
     def log(self) -> str:
@@ -139,6 +141,31 @@ class JanusServer:
     def up(self) -> None:
         """Restore the link."""
         _ip("-n", self.namespace, "link", "set", self.interface, "up")
+
+    def block_udp(self) -> None:
+        """Drop UDP between Janus and this side, silently, both ways, while TCP (signaling)
+        still passes: a network that blocks media. Policy rules inside Janus's namespace only
+        (this needs neither tc's actions nor netfilter, which a kernel may lack); the
+        namespace's local table moves behind them."""
+        if self._udp_blocked:
+            return
+        ns = ("-n", self.namespace)
+        if not self._local_rule_moved:
+            _ip(*ns, "rule", "add", "pref", "1000", "lookup", "local")
+            _ip(*ns, "rule", "del", "pref", "0")
+            self._local_rule_moved = True
+        _ip(*ns, "rule", "add", "pref", "100", "iif", self.interface, "ipproto", "udp",
+            "blackhole")
+        _ip(*ns, "rule", "add", "pref", "101", "to", self.host_address, "ipproto", "udp",
+            "blackhole")
+        self._udp_blocked = True
+
+    def allow_udp(self) -> None:
+        """Let UDP through again (undoes :meth:`block_udp`)."""
+        if self._udp_blocked:
+            _ip("-n", self.namespace, "rule", "del", "pref", "100")
+            _ip("-n", self.namespace, "rule", "del", "pref", "101")
+            self._udp_blocked = False
 
     @property
     def pid(self) -> int | None:
