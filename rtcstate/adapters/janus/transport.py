@@ -696,10 +696,11 @@ class JanusTransport(AiortcClient):
             if current():
                 await self._drop_subscription(track)
             return
-        if not current() or offer.jsep is None:
-            if current():
-                await self._drop_subscription(track)
-            return  # else: dropped meanwhile, its handle with it
+        if not current():
+            return  # dropped meanwhile, its handle with it
+        if offer.jsep is None:
+            await self._drop_subscription(track)
+            return
         pc = track.pc = RTCPeerConnection(self.rtc_configuration)
         connected = anyio.Event()
 
