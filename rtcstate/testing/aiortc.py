@@ -64,7 +64,6 @@ PROBE = "probe"
 """The track the room under test publishes at the first media check."""
 
 
-
 async def check_receiving(transport: AiortcClient, sid: str, failures: list[str], *,
                           within: float = MEDIA_BOUND) -> None:
     """Add to ``failures`` unless remote track ``sid`` receives five frames within
@@ -76,6 +75,7 @@ async def check_receiving(transport: AiortcClient, sid: str, failures: list[str]
     if arrived < _FRAMES:
         failures.append(f"remote track {sid} is subscribed but received {arrived} "
                         f"frame(s) in {within} s")
+
 
 class AiortcHarness(OtherClientsHarness):
     """A reference room server with a publishing peer, for :func:`check_path`.
