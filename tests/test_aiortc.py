@@ -47,7 +47,9 @@ from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
     Join,
     Publish,
+    close_peer_connection,
     local_rtc_configuration,
+    set_local_description,
 )
 
 from .helpers import (
@@ -612,6 +614,30 @@ async def test_joining_while_tracks_are_being_published_gets_every_track() -> No
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+async def test_a_local_description_cancelled_while_gathering_leaves_no_socket(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three local addresses whatever this machine has: a cancel between two binds is what
+    # lost the sockets bound before it.
+    monkeypatch.setattr("aioice.ice.get_host_addresses",
+                        lambda use_ipv4, use_ipv6: ["127.0.0.1"] * 3)
+    for checkpoints in range(12):  # the cancel lands at every step of the gathering
+        gc.collect()
+        baseline = open_fds()
+        pc = RTCPeerConnection(local_rtc_configuration())
+        pc.addTransceiver("video", direction="sendonly")
+        offer = await pc.createOffer()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(set_local_description, pc, offer)
+            for _ in range(checkpoints):
+                await anyio.lowlevel.checkpoint()
+            tasks.cancel_scope.cancel()
+        await close_peer_connection(pc)
+        for _ in range(3):  # asyncio closes a transport's socket on its next iteration
+            await anyio.lowlevel.checkpoint()
+        assert open_fds() == baseline, f"a socket left open, cancelled after {checkpoints}"
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")

@@ -27,7 +27,7 @@ import asyncio
 from typing import Annotated, Any, Literal, TypeAlias
 
 import anyio
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from rtcstate.limits import MAX_NAME_LENGTH
@@ -64,11 +64,11 @@ __all__ = [
     "close_peer_connection",
     "local_rtc_configuration",
     "server_messages",
+    "set_local_description",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """The largest signaling message either side accepts (an SDP is a few kilobytes)."""
-
 
 
 def local_rtc_configuration() -> RTCConfiguration:
@@ -129,6 +129,21 @@ async def close_peer_connection(pc: RTCPeerConnection, *,
         queue = getattr(receiver.track, "_queue", None)
         if end_unstarted_tracks and not started and isinstance(queue, asyncio.Queue):
             queue.put_nowait(None)
+
+
+async def set_local_description(pc: RTCPeerConnection,
+                                description: RTCSessionDescription) -> None:
+    """``pc.setLocalDescription(description)``, shielded from cancellation.
+
+    The first local description gathers the ICE candidates: aioice 0.x binds one UDP socket
+    per local address and hands them to its connection only once all are bound. Cancelled
+    midway (the room leaving while a subscription is being answered), it drops the sockets
+    bound so far where neither it nor :meth:`RTCPeerConnection.close` can find them: they stay
+    open until garbage-collected. Host candidates only bind sockets, so the shield holds for
+    milliseconds; with STUN or TURN servers configured, aioice bounds each query (5 s).
+    """
+    with anyio.CancelScope(shield=True):
+        await pc.setLocalDescription(description)
 
 
 _Sid = Annotated[str, Field(min_length=1, max_length=64)]

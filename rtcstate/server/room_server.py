@@ -89,6 +89,7 @@ from rtcstate.server.protocol import (
     client_messages,
     close_peer_connection,
     local_rtc_configuration,
+    set_local_description,
 )
 from rtcstate.server.tokens import check_secret, verify_access_token
 
@@ -779,7 +780,7 @@ class RoomServer:
         try:
             async with self._negotiating:
                 await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "offer"))
-                await pc.setLocalDescription(await pc.createAnswer())
+                await set_local_description(pc, await pc.createAnswer())
         except BaseException:  # a bad offer, or cancelled: this connection serves nobody
             participant.offered.discard(message.name)  # a better offer may follow
             if announce and participant.tracks.get(message.name) is track:
@@ -848,7 +849,7 @@ class RoomServer:
                     subscription.feed = self._relay.subscribe(track.source, buffered=False)
                     subscription.sender = pc.addTrack(subscription.feed)
                     self._forward(subscriber, track, subscription)
-                    await pc.setLocalDescription(await pc.createOffer())
+                    await set_local_description(pc, await pc.createOffer())
         except BaseException:
             await discard()
             raise

@@ -101,6 +101,7 @@ from rtcstate.server.protocol import (
     close_peer_connection,
     local_rtc_configuration,
     server_messages,
+    set_local_description,
 )
 from rtcstate.server.tokens import token_identity
 
@@ -515,7 +516,7 @@ class AiortcTransport(AiortcClient):
         self._publishers[name] = pc
         with map_aiortc_errors():
             pc.addTrack(self._relay.subscribe(media, buffered=False))
-            await pc.setLocalDescription(await pc.createOffer())
+            await set_local_description(pc, await pc.createOffer())
         with contextlib.suppress(ConnectionClosed):
             await ws.send(Publish(name=name, kind=kind, sdp=pc.localDescription.sdp)
                           .model_dump_json())
@@ -578,7 +579,7 @@ class AiortcTransport(AiortcClient):
                 return  # replaced or closed while it waited its turn
             with map_aiortc_errors():
                 await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
-                await pc.setLocalDescription(await pc.createAnswer())
+                await set_local_description(pc, await pc.createAnswer())
         with contextlib.suppress(ConnectionClosed):
             await ws.send(Answer(track_sid=info.sid, offer_id=offer.offer_id,
                                  sdp=pc.localDescription.sdp).model_dump_json())
