@@ -76,7 +76,11 @@ from rtcstate.models.room import (
     RoomReconnected,
     RoomReconnecting,
 )
-from rtcstate.server.protocol import close_peer_connection, local_rtc_configuration
+from rtcstate.server.protocol import (
+    close_peer_connection,
+    local_rtc_configuration,
+    set_local_description,
+)
 
 __all__ = ["JOIN_ERRORS", "PUBLISH_ERRORS", "JanusTransport"]
 
@@ -129,9 +133,9 @@ class _RemoteTrack:
     subscribed: bool = False
     failures: int = 0
     attempt: int = 0
-    """Which subscription is current: dropping one moves it on, so that a subscription still
-    on its way (the link went, and the resync made another) gives up instead of making a
-    connection nobody would close."""
+    """Which subscription is current: dropping one, or starting one, moves it on, so that a
+    subscription still on its way (the link went, and the resync made another; a failed one's
+    retry met the resync's) gives up instead of making a connection nobody would close."""
 
 
 def _track_sid(feed: str, mid: str) -> str:
@@ -489,7 +493,7 @@ class JanusTransport(AiortcClient):
             # Subscriptions being made when the link went, and those whose media did not
             # survive the outage, are made again.
             if track.pc is None or track.pc.connectionState in ("failed", "closed"):
-                await self._resubscribe(track)
+                await self._subscribe(track)
 
     async def _feed_streams(self, janus: JanusSession, feed: str) -> list[dict[str, Any]] | None:
         """A publisher's streams now, asked on a handle that is detached again."""
@@ -670,15 +674,20 @@ class JanusTransport(AiortcClient):
     # -- subscriptions -----------------------------------------------------------------------
 
     async def _subscribe(self, track: _RemoteTrack) -> None:
-        """Subscribe to one remote track on a handle and peer connection of its own."""
+        """Subscribe to one remote track on a handle and peer connection of its own, in place
+        of the subscription made or being made before (dropped: one on its way gives up)."""
         janus, options, tasks = self._janus, self._options, self._tasks
         if janus is None or options is None or tasks is None or not self._link_up:
             return
+        before = self._take_subscription(track)
         attempt = track.attempt
 
         def current() -> bool:
             return track.attempt == attempt and track.sid in self._remote
 
+        await self._release_subscription(*before)
+        if not current():
+            return  # another took its place meanwhile
         try:
             handle = await janus.attach()
             if not current():
@@ -726,7 +735,7 @@ class JanusTransport(AiortcClient):
                 with map_aiortc_errors():
                     await pc.setRemoteDescription(RTCSessionDescription(offer.jsep["sdp"],
                                                                         "offer"))
-                    await pc.setLocalDescription(await pc.createAnswer())
+                    await set_local_description(pc, await pc.createAnswer())
             await janus.message(handle, {"request": "start"},
                                 jsep={"type": "answer", "sdp": pc.localDescription.sdp})
         except (JanusRequestError, ConnectionClosed, TimeoutError) as exc:
@@ -739,6 +748,8 @@ class JanusTransport(AiortcClient):
                 track.pc = None
             await close_peer_connection(pc, end_unstarted_tracks=True)  # shielded
             raise
+        if not current():
+            return  # dropped while answering: the connection went with it
 
         async def deadline() -> None:
             with anyio.move_on_after(self.subscribe_timeout):
@@ -766,20 +777,30 @@ class JanusTransport(AiortcClient):
         if track.failures < self.subscribe_attempts and track.sid in self._remote:
             await self._subscribe(track)
 
-    async def _resubscribe(self, track: _RemoteTrack) -> None:
-        await self._drop_subscription(track)
-        await self._subscribe(track)
-
     async def _drop_subscription(self, track: _RemoteTrack) -> None:
+        await self._release_subscription(*self._take_subscription(track))
+
+    @staticmethod
+    def _take_subscription(track: _RemoteTrack) -> tuple[RTCPeerConnection | None, int | None]:
+        """Make ``track``'s subscription no longer current (one on its way gives up at its
+        next step) and take its connection and handle, for :meth:`_release_subscription`."""
         track.attempt += 1
         pc, track.pc = track.pc, None
         handle, track.handle = track.handle, None
-        if handle is not None and self._janus is not None:
-            await self._janus.detach(handle)
-        if pc is not None:
-            async with self._negotiating:
-                # A receiver that never started would keep its relay's reader waiting.
-                await close_peer_connection(pc, end_unstarted_tracks=True)
+        return pc, handle
+
+    async def _release_subscription(self, pc: RTCPeerConnection | None,
+                                    handle: int | None) -> None:
+        try:
+            if handle is not None and self._janus is not None:
+                await self._janus.detach(handle)
+        finally:
+            if pc is not None:
+                # Even when cancelled: nothing else holds this connection any more.
+                with anyio.CancelScope(shield=True):
+                    async with self._negotiating:
+                        # A receiver that never started would keep its relay's reader waiting.
+                        await close_peer_connection(pc, end_unstarted_tracks=True)
 
     # -- publications ------------------------------------------------------------------------
 
@@ -828,7 +849,7 @@ class JanusTransport(AiortcClient):
                         publication.name, publication.kind)
                 publication.transceiver = pc.addTransceiver(
                     self._relay.subscribe(media, buffered=False), direction="sendonly")
-            await pc.setLocalDescription(await pc.createOffer())
+            await set_local_description(pc, await pc.createOffer())
         descriptions = [{"mid": p.transceiver.mid, "description": p.name}
                         for p in self._publications.values() if p.transceiver is not None]
         body = {"request": "publish" if fresh else "configure", "descriptions": descriptions}
@@ -887,9 +908,9 @@ class JanusTransport(AiortcClient):
             if pc is not None:
                 closing.append(close_peer_connection(pc))
             for track in self._remote.values():
-                if track.pc is not None:
-                    closing.append(close_peer_connection(track.pc, end_unstarted_tracks=True))
-                track.pc = track.handle = None
+                track_pc, _handle = self._take_subscription(track)  # the session is gone
+                if track_pc is not None:
+                    closing.append(close_peer_connection(track_pc, end_unstarted_tracks=True))
             for close in closing:
                 await close
 
