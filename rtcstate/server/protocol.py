@@ -80,12 +80,15 @@ def local_rtc_configuration() -> RTCConfiguration:
 def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
     """The aioice connections under ``pc`` (private attributes, looked up defensively)."""
     found: list[Any] = []
-    for transceiver in pc.getTransceivers():
-        for end in (transceiver.sender, transceiver.receiver):
-            ice = getattr(end.transport, "transport", None)
-            connection = getattr(ice, "_connection", None)
-            if connection is not None and connection not in found:
-                found.append(connection)
+    dtls_transports = [end.transport for transceiver in pc.getTransceivers()
+                       for end in (transceiver.sender, transceiver.receiver)]
+    if pc.sctp is not None:
+        dtls_transports.append(pc.sctp.transport)
+    for dtls in dtls_transports:
+        ice = getattr(dtls, "transport", None)
+        connection = getattr(ice, "_connection", None)
+        if connection is not None and connection not in found:
+            found.append(connection)
     return found
 
 

@@ -1,0 +1,106 @@
+"""MediaLiveness: probes on a real pair of peer connections over loopback, whose far end is
+made deaf to them (its ICE stops answering binding requests) and then hears again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from aiortc import RTCPeerConnection
+
+from rtcstate.adapters.aiortc.liveness import MediaLiveness
+from rtcstate.server.protocol import (
+    _ice_connections,
+    close_peer_connection,
+    local_rtc_configuration,
+    set_local_description,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiortc runs on asyncio only
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
+    offerer = RTCPeerConnection(local_rtc_configuration())
+    answerer = RTCPeerConnection(local_rtc_configuration())
+    offerer.createDataChannel("probe")  # something to connect, without media
+    try:
+        await set_local_description(offerer, await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await set_local_description(answerer, await answerer.createAnswer())
+        await offerer.setRemoteDescription(answerer.localDescription)
+        with anyio.fail_after(5):
+            while offerer.connectionState != "connected":  # noqa: ASYNC110
+                await anyio.sleep(0.02)  # aiortc's state has no event to wait on here
+        yield offerer, answerer
+    finally:
+        await close_peer_connection(offerer)
+        await close_peer_connection(answerer)
+
+
+def deafen(pc: RTCPeerConnection) -> dict[Any, Any]:
+    """Make ``pc``'s ICE ignore binding requests (as a network dropping UDP would); returns
+    what :func:`hear` restores."""
+    saved = {}
+    for connection in _ice_connections(pc):
+        saved[connection] = connection.request_received
+        connection.request_received = lambda *args, **kwargs: None
+    return saved
+
+
+def hear(saved: dict[Any, Any]) -> None:
+    for connection, request_received in saved.items():
+        connection.request_received = request_received
+
+
+async def test_a_path_that_stops_answering_fails_after_misses_then_is_connected_again(
+        pair: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    near, far = pair
+    liveness = MediaLiveness(interval=0.1, misses=2)
+    assert await liveness.probe([near]) == "connected"
+    saved = deafen(far)
+    assert await liveness.probe([near]) is None  # one miss: no news yet
+    assert await liveness.probe([near]) == "failed"
+    assert await liveness.probe([near]) == "failed"
+    hear(saved)
+    assert await liveness.probe([near]) == "connected"
+
+
+async def test_only_connected_connections_are_probed_and_forgotten_when_gone(
+        pair: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    near, far = pair
+    liveness = MediaLiveness(interval=0.1, misses=1)
+    fresh = RTCPeerConnection(local_rtc_configuration())
+    try:
+        assert await liveness.probe([fresh]) is None  # not connected: nothing to probe
+    finally:
+        await fresh.close()
+    deafen(far)
+    assert await liveness.probe([near]) == "failed"
+    assert await liveness.probe([]) is None  # the failed one is gone: no news, no failure
+
+
+async def test_reset_forgets_the_misses(
+        pair: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    near, far = pair
+    liveness = MediaLiveness(interval=0.1, misses=2)
+    saved = deafen(far)
+    assert await liveness.probe([near]) is None
+    liveness.reset()
+    assert await liveness.probe([near]) is None  # counted from one again
+    hear(saved)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        MediaLiveness(interval=0)
+    with pytest.raises(ValueError, match="misses"):
+        MediaLiveness(misses=0)
+    assert MediaLiveness(0.5, 2).notice_within == 1.5
