@@ -23,7 +23,6 @@ wants short: ``no_media_timer``, ``session_timeout``, ``reclaim_session_timeout`
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from rtcstate.testing.netns import _ip, netns_unavailable
+from rtcstate.testing.netns import HostLink, netns_unavailable
 
 __all__ = ["JANUS_LIBRARIES", "JanusServer", "janus_unavailable"]
 
@@ -79,19 +78,17 @@ class JanusServer:
         url: Janus's ``ws://`` address.
         address: Janus's IPv4 address (inside its namespace); ``host_address`` is this end's.
         log: Janus's output so far (the file it writes to).
+        link: the namespace and veth pair it runs behind
+            (:class:`~rtcstate.testing.netns.HostLink`).
     """
 
     def __init__(self, tag: str | None = None, *, subnet: int = 0, port: int = 8188,
                  session_timeout: int = 10, reclaim_session_timeout: int = 5,
                  no_media_timer: int = 1, start_timeout: float = 10.0) -> None:
-        tag = tag or str(os.getpid())
-        self.namespace = f"rtcj{tag}"
-        self.interface = f"rtcj{tag}j"  # Janus's end, in the namespace
-        self.host_interface = f"rtcj{tag}h"
-        if len(self.host_interface) > 15:
-            raise ValueError(f"tag {tag!r} is too long for an interface name")
-        self.address = f"10.232.{subnet}.1"
-        self.host_address = f"10.232.{subnet}.2"
+        self.link = HostLink("rtcj", tag, f"10.232.{subnet}")
+        self.namespace, self.interface = self.link.namespace, self.link.interface
+        self.host_interface = self.link.host_interface
+        self.address, self.host_address = self.link.address, self.link.host_address
         self.port = port
         self.url = f"ws://{self.address}:{port}"
         self.session_timeout = session_timeout
@@ -100,8 +97,6 @@ class JanusServer:
         self.start_timeout = start_timeout
         self._folder: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._udp_blocked = False
-        self._local_rule_moved = False
 
     @property
     def log(self) -> str:
@@ -116,7 +111,7 @@ class JanusServer:
         if reason is not None:
             raise RuntimeError(reason)
         try:
-            self._make_link()
+            self.link.create()
             self._folder = Path(tempfile.mkdtemp(prefix="rtcstate-janus-"))
             config = self._write_configuration(self._folder)
             with open(self._folder / "janus.log", "wb") as log:
@@ -136,51 +131,33 @@ class JanusServer:
 
     def down(self) -> None:
         """Cut the link (Janus's end goes down: no packet passes either way)."""
-        _ip("-n", self.namespace, "link", "set", self.interface, "down")
+        self.link.down()
 
     def up(self) -> None:
         """Restore the link."""
-        _ip("-n", self.namespace, "link", "set", self.interface, "up")
+        self.link.up()
 
     def block_udp(self) -> None:
-        """Drop UDP between Janus and this side, silently, both ways, while TCP (signaling)
-        still passes: a network that blocks media. Policy rules inside Janus's namespace only
-        (this needs neither tc's actions nor netfilter, which a kernel may lack); the
-        namespace's local table moves behind them."""
-        if self._udp_blocked:
-            return
-        ns = ("-n", self.namespace)
-        if not self._local_rule_moved:
-            _ip(*ns, "rule", "add", "pref", "1000", "lookup", "local")
-            _ip(*ns, "rule", "del", "pref", "0")
-            self._local_rule_moved = True
-        _ip(*ns, "rule", "add", "pref", "100", "iif", self.interface, "ipproto", "udp",
-            "blackhole")
-        _ip(*ns, "rule", "add", "pref", "101", "to", self.host_address, "ipproto", "udp",
-            "blackhole")
-        self._udp_blocked = True
+        """Drop UDP (media) to and from Janus while TCP (signaling) still passes
+        (:meth:`HostLink.block_udp <rtcstate.testing.netns.HostLink.block_udp>`)."""
+        self.link.block_udp()
 
     def allow_udp(self) -> None:
-        """Let UDP through again (undoes :meth:`block_udp`)."""
-        if self._udp_blocked:
-            _ip("-n", self.namespace, "rule", "del", "pref", "100")
-            _ip("-n", self.namespace, "rule", "del", "pref", "101")
-            self._udp_blocked = False
+        """Let UDP through again."""
+        self.link.allow_udp()
+
+    def block_tcp(self) -> None:
+        """Drop TCP (signaling) to and from Janus while UDP (media) still passes."""
+        self.link.block_tcp()
+
+    def allow_tcp(self) -> None:
+        """Let TCP through again."""
+        self.link.allow_tcp()
 
     @property
     def pid(self) -> int | None:
         """Janus's process id (``ip netns exec`` execs it), while it runs."""
         return self._process.pid if self._process is not None else None
-
-    def _make_link(self) -> None:
-        _ip("netns", "add", self.namespace)
-        _ip("-n", self.namespace, "link", "set", "lo", "up")
-        _ip("link", "add", self.host_interface, "type", "veth", "peer", "name",
-            self.interface, "netns", self.namespace)
-        _ip("addr", "add", f"{self.host_address}/30", "dev", self.host_interface)
-        _ip("link", "set", self.host_interface, "up")
-        _ip("-n", self.namespace, "addr", "add", f"{self.address}/30", "dev", self.interface)
-        _ip("-n", self.namespace, "link", "set", self.interface, "up")
 
     def _write_configuration(self, folder: Path) -> Path:
         library = _library_folder()
@@ -255,10 +232,7 @@ general: {
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        # Deleting the namespace deletes Janus's end, and with it the pair's other end.
-        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True, check=False)
-        subprocess.run(["ip", "link", "del", self.host_interface], capture_output=True,
-                       check=False)
+        self.link.delete()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None

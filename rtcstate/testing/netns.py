@@ -21,13 +21,14 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
-__all__ = ["LineReader", "VethLink", "netns_unavailable"]
+__all__ = ["HostLink", "LineReader", "NamespacedRoomServer", "VethLink", "netns_unavailable"]
 
 End = Literal["a", "b"]
 
@@ -174,6 +175,163 @@ class VethLink:
     def _delete(self) -> None:
         for ns in self.namespaces.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+class HostLink:
+    """A namespace of its own joined to this side (the machine's own namespace) by a veth
+    pair, for a server to run in: created by :meth:`create`, deleted by :meth:`delete` (also
+    what is left of a failed create). Its link can be cut, and UDP (media) or TCP (signaling)
+    dropped on it alone.
+
+    Args:
+        prefix: the names' start (``rtcj`` for Janus, ``rtcr`` for the reference server).
+        tag: makes the names unique (default: this process's id).
+        network: the first three octets of its ``/30``: the namespace's end is ``.1``, this
+            side's ``.2``.
+
+    Raises:
+        ValueError: ``prefix`` and ``tag`` make an interface name over 15 characters.
+    """
+
+    _RULE_PREFS: ClassVar[dict[str, tuple[str, str]]] = {"udp": ("100", "101"),
+                                                         "tcp": ("102", "103")}
+
+    def __init__(self, prefix: str, tag: str | None, network: str) -> None:
+        tag = tag or str(os.getpid())
+        self.namespace = f"{prefix}{tag}"
+        self.interface = f"{prefix}{tag}j"  # the namespace's end
+        self.host_interface = f"{prefix}{tag}h"
+        if len(self.host_interface) > 15:
+            raise ValueError(f"tag {tag!r} is too long for an interface name")
+        self.address = f"{network}.1"
+        self.host_address = f"{network}.2"
+        self._blocked: set[str] = set()
+        self._local_rule_moved = False
+
+    def create(self) -> None:
+        """Make the namespace, the veth pair and both addresses."""
+        _ip("netns", "add", self.namespace)
+        _ip("-n", self.namespace, "link", "set", "lo", "up")
+        _ip("link", "add", self.host_interface, "type", "veth", "peer", "name",
+            self.interface, "netns", self.namespace)
+        _ip("addr", "add", f"{self.host_address}/30", "dev", self.host_interface)
+        _ip("link", "set", self.host_interface, "up")
+        _ip("-n", self.namespace, "addr", "add", f"{self.address}/30", "dev", self.interface)
+        _ip("-n", self.namespace, "link", "set", self.interface, "up")
+
+    def delete(self) -> None:
+        """Delete the namespace (and with its end, the pair's other end). Idempotent."""
+        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", self.host_interface], capture_output=True,
+                       check=False)
+        self._blocked.clear()
+        self._local_rule_moved = False
+
+    def down(self) -> None:
+        """Cut the link (the namespace's end goes down: no packet passes either way)."""
+        _ip("-n", self.namespace, "link", "set", self.interface, "down")
+
+    def up(self) -> None:
+        """Restore the link."""
+        _ip("-n", self.namespace, "link", "set", self.interface, "up")
+
+    def block_udp(self) -> None:
+        """Drop UDP between the namespace and this side, silently, both ways, while TCP
+        (signaling) still passes: a network that blocks media. Policy rules inside the
+        namespace only (this needs neither tc's actions nor netfilter, which a kernel may
+        lack); the namespace's local table moves behind them."""
+        self._block("udp")
+
+    def allow_udp(self) -> None:
+        """Let UDP through again (undoes :meth:`block_udp`)."""
+        self._allow("udp")
+
+    def block_tcp(self) -> None:
+        """Drop TCP (signaling) while UDP (media) still passes, as :meth:`block_udp` does
+        for UDP."""
+        self._block("tcp")
+
+    def allow_tcp(self) -> None:
+        """Let TCP through again (undoes :meth:`block_tcp`)."""
+        self._allow("tcp")
+
+    def _block(self, protocol: Literal["udp", "tcp"]) -> None:
+        if protocol in self._blocked:
+            return
+        ns = ("-n", self.namespace)
+        if not self._local_rule_moved:
+            _ip(*ns, "rule", "add", "pref", "1000", "lookup", "local")
+            _ip(*ns, "rule", "del", "pref", "0")
+            self._local_rule_moved = True
+        incoming, outgoing = self._RULE_PREFS[protocol]
+        _ip(*ns, "rule", "add", "pref", incoming, "iif", self.interface, "ipproto", protocol,
+            "blackhole")
+        _ip(*ns, "rule", "add", "pref", outgoing, "to", self.host_address, "ipproto", protocol,
+            "blackhole")
+        self._blocked.add(protocol)
+
+    def _allow(self, protocol: Literal["udp", "tcp"]) -> None:
+        if protocol in self._blocked:
+            for pref in self._RULE_PREFS[protocol]:
+                _ip("-n", self.namespace, "rule", "del", "pref", pref)
+            self._blocked.discard(protocol)
+
+
+class NamespacedRoomServer:
+    """The reference server (``rtcstate serve``, a process of its own) in a namespace of its
+    own behind a :class:`HostLink`, started on enter and stopped on exit (the namespace
+    deleted, also when starting fails): a server whose media or signaling a test can block
+    while clients in this process use it.
+
+    Args:
+        secret: the token secret it verifies with.
+        tag, subnet: make the namespace unique (``10.233.N.0/30``).
+        port: its signaling port.
+        arguments: more options for ``rtcstate serve``.
+        start_timeout: seconds it may take to listen.
+
+    Attributes:
+        url: its ``ws://`` address.
+        link: the namespace and veth pair it runs behind.
+    """
+
+    def __init__(self, secret: str, *, tag: str | None = None, subnet: int = 0,
+                 port: int = 7880, arguments: Sequence[str] = (),
+                 start_timeout: float = 20.0) -> None:
+        self.link = HostLink("rtcr", tag, f"10.233.{subnet}")
+        self.url = f"ws://{self.link.address}:{port}"
+        self._argv = [sys.executable, "-m", "rtcstate", "serve", "--host", self.link.address,
+                      "--port", str(port), "--secret", secret, *arguments]
+        self.start_timeout = start_timeout
+        self._reader: LineReader | None = None
+
+    def __enter__(self) -> Self:
+        reason = netns_unavailable()
+        if reason is not None:
+            raise RuntimeError(reason)
+        try:
+            self.link.create()
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", self.link.namespace, *self._argv],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True)
+            self._reader = LineReader(process)
+            self._reader.expect(lambda line: line.startswith("listening on"),
+                                within=self.start_timeout)
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+        self.link.delete()
 
 
 def _change(line: str) -> dict[str, Any]:
