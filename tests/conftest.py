@@ -34,7 +34,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 # Modules whose tests open sockets and peer connections.
 _REAL_TRANSPORT_MODULES = frozenset({
     "tests.test_aiortc", "tests.test_cli", "tests.test_janus", "tests.test_janus_conformance",
-    "tests.test_janus_protocol", "tests.test_link_failure", "tests.test_transport_conformance",
+    "tests.test_janus_protocol", "tests.test_link_failure", "tests.test_liveness",
+    "tests.test_media_path", "tests.test_transport_conformance",
 })
 
 

@@ -148,6 +148,88 @@ async def test_blocking_udp_stops_the_media_and_not_the_signaling(janus: JanusSe
         await frames(bob_t, [sid], blocked + 10, within=5)
 
 
+MEDIA_NOTICED_WITHIN = 2.0
+"""Issue 20: a media path that dies while signaling lives is ``reconnecting`` 53405 within 2 s
+(the transport's probes: 0.5 s apart, two unanswered, about 1.5 s at most)."""
+
+
+def room_codes(seen: list[Any]) -> list[tuple[str, int | None]]:
+    return [(c.dest, c.error.code if c.error else None) for c in seen if c.machine == "room"]
+
+
+async def test_media_blocked_while_signaling_lives_is_53405_then_reconnected_with_frames(
+        janus: JanusServer) -> None:
+    dispatcher, seen = recorder()
+    bob_t = JanusTransport(janus.url)
+    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "media")) as alice, \
+            rtcstate.connect(bob_t, options("bob", "media"), dispatcher=dispatcher) as bob:
+        await alice.publish("camera", "video")
+        await until(bob, lambda: [t.state for t in bob.remote_tracks.values()] == ["subscribed"])
+        sid = next(iter(bob.remote_tracks))
+        await frames(bob_t, [sid], 5)
+        await anyio.to_thread.run_sync(janus.block_udp)
+        try:
+            blocked_at = anyio.current_time()
+            await until(bob, lambda: bob.state == "reconnecting", within=MEDIA_NOTICED_WITHIN)
+            noticed = anyio.current_time() - blocked_at
+            await until(alice, lambda: alice.state == "reconnecting", within=2)
+            stopped = bob_t.frames_received[sid]
+            await anyio.sleep(0.5)  # fifteen frames of 30 fps video, had media passed
+            assert bob_t.frames_received[sid] == stopped, "frames arrived through the block"
+        finally:
+            await anyio.to_thread.run_sync(janus.allow_udp)
+        await until(bob, lambda: bob.state == "connected", within=5)
+        await until(alice, lambda: alice.state == "connected", within=5)
+        await frames(bob_t, [sid], stopped + 10, within=5)
+        assert bob.remote_tracks[sid].state == "subscribed"
+    assert room_codes(seen) == [("connecting", None), ("connected", None),
+                                ("reconnecting", 53405), ("connected", None),
+                                ("disconnected", None)]
+    assert noticed <= MEDIA_NOTICED_WITHIN
+
+
+async def test_media_blocked_past_the_window_is_disconnected_with_53405(
+        janus: JanusServer) -> None:
+    dispatcher, seen = recorder()
+    asked = options("bob", "media-long", reconnect=ReconnectPolicy(window=1.0))
+    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "media-long")) as alice:
+        await alice.publish("camera", "video")
+        bob_t = JanusTransport(janus.url)
+        async with rtcstate.connect(bob_t, asked, dispatcher=dispatcher) as bob:
+            await until(bob, lambda: [t.state for t in bob.remote_tracks.values()]
+                        == ["subscribed"])
+            await anyio.to_thread.run_sync(janus.block_udp)
+            try:
+                await until(bob, lambda: bob.state == "disconnected",
+                            within=MEDIA_NOTICED_WITHIN + 1.0 + 1.0)
+            finally:
+                await anyio.to_thread.run_sync(janus.allow_udp)
+            assert bob.state == "disconnected"
+    assert room_codes(seen) == [("connecting", None), ("connected", None),
+                                ("reconnecting", 53405), ("disconnected", 53405)]
+
+
+async def test_signaling_blocked_while_media_lives_is_still_53001(janus: JanusServer) -> None:
+    dispatcher, seen = recorder()
+    bob_t = JanusTransport(janus.url)
+    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "tcp")) as alice, \
+            rtcstate.connect(bob_t, options("bob", "tcp"), dispatcher=dispatcher) as bob:
+        await alice.publish("camera", "video")
+        await until(bob, lambda: [t.state for t in bob.remote_tracks.values()] == ["subscribed"])
+        sid = next(iter(bob.remote_tracks))
+        await frames(bob_t, [sid], 5)
+        await anyio.to_thread.run_sync(janus.block_tcp)
+        try:
+            await until(bob, lambda: bob.state == "reconnecting", within=2)
+            during = bob_t.frames_received[sid]
+            await frames(bob_t, [sid], during + 10, within=2)  # media carries on meanwhile
+        finally:
+            await anyio.to_thread.run_sync(janus.allow_tcp)
+        await until(bob, lambda: bob.state == "connected", within=5)
+    assert room_codes(seen)[:4] == [("connecting", None), ("connected", None),
+                                    ("reconnecting", 53001), ("connected", None)]
+
+
 async def test_a_cut_longer_than_the_window_ends_in_53001(janus: JanusServer) -> None:
     dispatcher, seen = recorder()
     asked = options("alice", "long", reconnect=ReconnectPolicy(window=1.0))
@@ -158,9 +240,8 @@ async def test_a_cut_longer_than_the_window_ends_in_53001(janus: JanusServer) ->
             await until(alice, lambda: alice.state == "disconnected", within=5)
     finally:
         await anyio.to_thread.run_sync(janus.up)
-    assert [(c.dest, c.error.code if c.error else None) for c in seen if c.machine == "room"] == [
-        ("connecting", None), ("connected", None), ("reconnecting", 53001),
-        ("disconnected", 53001)]
+    assert room_codes(seen) == [("connecting", None), ("connected", None),
+                                ("reconnecting", 53001), ("disconnected", 53001)]
 
 
 async def test_a_second_join_with_the_same_identity_disconnects_the_first_with_53205(

@@ -20,7 +20,8 @@ PUBLIC_MODULES = [
     "rtcstate.limits", "rtcstate.logs", "rtcstate.handlers", "rtcstate.models.states",
     "rtcstate.adapters", "rtcstate.adapters.base", "rtcstate.adapters.memory",
     "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.transport",
-    "rtcstate.adapters.aiortc.media", "rtcstate.adapters.aiortc.client", "rtcstate.adapters.janus",
+    "rtcstate.adapters.aiortc.media", "rtcstate.adapters.aiortc.client",
+    "rtcstate.adapters.aiortc.liveness", "rtcstate.adapters.connection", "rtcstate.adapters.janus",
     "rtcstate.adapters.janus.api",
     "rtcstate.adapters.janus.transport",
     "rtcstate.server", "rtcstate.server.room_server", "rtcstate.server.tokens",
@@ -32,6 +33,7 @@ PUBLIC_MODULES = [
     "rtcstate.testing", "rtcstate.testing.paths", "rtcstate.testing.stateful",
     "rtcstate.testing.conformance", "rtcstate.testing.variants", "rtcstate.testing.coverage",
     "rtcstate.testing.janus", "rtcstate.testing.janus_harness", "rtcstate.testing.clients",
+    "rtcstate.testing.netns",
 ]
 
 # The top-level surface. Changing it is an API decision: update this list on purpose.

@@ -1,6 +1,8 @@
-"""What every client transport on aiortc shares: its event stream, its task group, and the
+"""What every client transport on aiortc shares: its event stream, its task group, the
 media it receives (one :class:`~rtcstate.adapters.aiortc.media.RemoteMedia` per subscribed
-track, frames counted).
+track, frames counted), and the watch on its media path (probes, and the Room events their
+answers call for: :mod:`~rtcstate.adapters.aiortc.liveness`,
+:mod:`~rtcstate.adapters.connection`).
 
 :class:`~rtcstate.adapters.aiortc.AiortcTransport` (the reference server's client) and
 :class:`~rtcstate.adapters.janus.JanusTransport` are built on it.
@@ -16,15 +18,25 @@ from typing import Self
 import anyio
 import anyio.abc
 import sniffio
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from rtcstate.adapters.aiortc.liveness import MediaLiveness
 from rtcstate.adapters.aiortc.media import RemoteMedia
+from rtcstate.adapters.connection import (
+    Condition,
+    ConnectionMonitor,
+    MediaState,
+    SignalingState,
+)
+from rtcstate.logs import get_logger
 from rtcstate.models.base import Event
 
 __all__ = ["AiortcClient"]
+
+_log = get_logger("rtcstate.aiortc")
 
 
 class AiortcClient:
@@ -42,7 +54,10 @@ class AiortcClient:
     backend = "aiortc"
     """The name the asyncio-only refusal uses."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, media_probe_interval: float = 0.5, media_probe_misses: int = 2) -> None:
+        self.liveness = MediaLiveness(media_probe_interval, media_probe_misses)
+        self._monitor: ConnectionMonitor | None = None
+        self._leaving = False
         self.emitted = 0
         self.frames_received: dict[str, int] = {}
         # What is received is read twice: frames are counted, and the application may record.
@@ -63,6 +78,56 @@ class AiortcClient:
     async def _close_media(self) -> None:
         """Close every peer connection the transport holds (subclasses)."""
         raise NotImplementedError
+
+    @property
+    def connected(self) -> bool:
+        """Whether signaling is up (subclasses)."""
+        raise NotImplementedError
+
+    def _peer_connections(self) -> list[RTCPeerConnection]:
+        """Every peer connection the transport holds now (subclasses)."""
+        raise NotImplementedError
+
+    # -- the media path ----------------------------------------------------------------------
+
+    def _watch_media_of(self, room_name: str) -> None:
+        """Joined ``room_name``: watch the media path for as long as the session lasts."""
+        monitor = self._monitor = ConnectionMonitor(room_name)
+        self.liveness.reset()
+        assert self._tasks is not None
+        self._tasks.start_soon(self._watch_media, monitor)
+
+    async def _watch_media(self, monitor: ConnectionMonitor) -> None:
+        """Probe the media path while signaling is up, and tell the Room when it fails
+        (``reconnecting``, 53405) and when it is answered again (``reconnected``); until the
+        session ends (``monitor`` is no longer the session's)."""
+        while not self._leaving and self._monitor is monitor:
+            started = anyio.current_time()
+            if self.connected:
+                media = await self.liveness.probe(self._peer_connections())
+                if (media is not None and self.connected and not self._leaving
+                        and self._monitor is monitor):
+                    self._tell_condition("connected", media)
+            await anyio.sleep(max(0.0, self.liveness.interval
+                                  - (anyio.current_time() - started)))
+
+    def _tell_condition(self, signaling: SignalingState, media: MediaState | None = None) -> None:
+        """Emit what the connections being in these states means for the Room, if anything.
+        Signaling lost or regained makes the probes' misses stale: they start again."""
+        monitor = self._monitor
+        assert monitor is not None
+        if media is None:
+            self.liveness.reset()
+        for event in monitor.update(signaling, media):
+            if media is not None:
+                _log.info("media_path", room=monitor.room_name, media=media,
+                          room_state=monitor.condition.state)
+            self._emit(event)
+
+    def _session_ended(self, code: int) -> None:
+        """The server ended the session with ``code``: no later change is told."""
+        if self._monitor is not None:
+            self._monitor.condition = Condition("disconnected", code)
 
     async def aclose(self) -> None:
         """Disconnect, end every task, end the event stream. Idempotent."""

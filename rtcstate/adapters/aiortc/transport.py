@@ -70,8 +70,6 @@ from rtcstate.models.room import (
     RoomConnected,
     RoomConnectFailed,
     RoomDisconnected,
-    RoomReconnected,
-    RoomReconnecting,
 )
 from rtcstate.server.protocol import (
     MAX_MESSAGE_BYTES,
@@ -172,6 +170,10 @@ class AiortcTransport(AiortcClient):
         join_timeout: seconds to wait for the server to answer a join.
         subscribe_timeout: seconds a subscription may take to connect before it is reported
             ``subscription_failed`` and asked for again (at most ``subscribe_attempts`` times).
+        media_probe_interval, media_probe_misses: how the media path is watched while
+            signaling is up (:class:`~rtcstate.adapters.aiortc.liveness.MediaLiveness`):
+            that many probes unanswered in a row make the Room ``reconnecting`` with 53405,
+            and it is ``reconnected`` as soon as one is answered again.
 
     Attributes:
         emitted: how many events it has put on its event stream.
@@ -183,10 +185,12 @@ class AiortcTransport(AiortcClient):
                  rtc_configuration: RTCConfiguration | None = None,
                  heartbeat_interval: float = 0.2, heartbeat_timeout: float = 0.6,
                  retry_interval: float = 0.25, join_timeout: float = 10.0,
-                 subscribe_timeout: float = 5.0, subscribe_attempts: int = 3) -> None:
+                 subscribe_timeout: float = 5.0, subscribe_attempts: int = 3,
+                 media_probe_interval: float = 0.5, media_probe_misses: int = 2) -> None:
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
-        super().__init__()
+        super().__init__(media_probe_interval=media_probe_interval,
+                         media_probe_misses=media_probe_misses)
         self.url = url
         self.token = token
         self.source: TrackSource = source or (lambda _name, kind: synthetic_track(kind))
@@ -219,7 +223,6 @@ class AiortcTransport(AiortcClient):
         self._negotiating = anyio.Lock()
         self._last_heard = 0.0
         self._pings = 0
-        self._leaving = False
 
     # -- the Transport protocol --------------------------------------------------------------
 
@@ -281,6 +284,7 @@ class AiortcTransport(AiortcClient):
                                  participant_sid=answer.participant_sid))
         await self._reconcile_or_abort(ws, answer.participants)
         tasks.start_soon(self._run, ws)
+        self._watch_media_of(options.room_name)
 
     async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
         """Publish a track on a new peer connection: ``media`` (an aiortc ``MediaStreamTrack``:
@@ -335,6 +339,9 @@ class AiortcTransport(AiortcClient):
         """Whether signaling is up (joined and not interrupted)."""
         return self._ws is not None
 
+    def _peer_connections(self) -> list[RTCPeerConnection]:
+        return [*self._publishers.values(), *self._subscribers.values()]
+
     # -- the session -------------------------------------------------------------------------
 
     async def _run(self, ws: ClientConnection) -> None:
@@ -350,24 +357,26 @@ class AiortcTransport(AiortcClient):
                 reason = await self._signal(ws)
                 self._ws = None
                 if reason is not None:  # the server ended the session
+                    self._session_ended(reason)
                     self._emit(_with_code(RoomDisconnected, {"room_name": options.room_name},
                                           reason, 53001, "ended by the server"))
                     break
                 if self._leaving:
                     break
                 _log.info("signaling_lost", room=options.room_name)
-                self._emit(RoomReconnecting(room_name=options.room_name, error_code=53001))
+                self._tell_condition("reconnecting")
                 await self._close_media()
                 resumed = await self._resume()
                 if resumed is None:  # left meanwhile
                     break
                 if isinstance(resumed, int):  # the server's verdict: 53001, 53002 or 53205
+                    self._session_ended(resumed)
                     self._emit(_with_code(RoomDisconnected, {"room_name": options.room_name},
                                           resumed, 53001,
                                           "the server no longer holds the session"))
                     break
                 ws, room_now = resumed
-                self._emit(RoomReconnected(room_name=options.room_name))
+                self._tell_condition("connected")
                 await self._reconcile_or_abort(ws, room_now.participants)
         self._session = None
         await self._close_media()

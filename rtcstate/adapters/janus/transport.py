@@ -73,8 +73,6 @@ from rtcstate.models.room import (
     RoomConnected,
     RoomConnectFailed,
     RoomDisconnected,
-    RoomReconnected,
-    RoomReconnecting,
 )
 from rtcstate.server.protocol import (
     close_peer_connection,
@@ -169,6 +167,10 @@ class JanusTransport(AiortcClient):
         take_over_identity: join with an identity already in the room by removing the older
             participant, as the guide's service does (it is disconnected with 53205);
             ``False``: the join fails (53104), as Janus itself decides.
+        media_probe_interval, media_probe_misses: how the media path is watched while
+            signaling is up (:class:`~rtcstate.adapters.aiortc.liveness.MediaLiveness`):
+            that many probes unanswered in a row make the Room ``reconnecting`` with 53405,
+            and it is ``reconnected`` as soon as one is answered again.
 
     Attributes:
         emitted: how many events it has put on its event stream.
@@ -184,10 +186,12 @@ class JanusTransport(AiortcClient):
                  retry_interval: float = 0.25, join_timeout: float = 10.0,
                  subscribe_timeout: float = 5.0, subscribe_attempts: int = 3,
                  create_rooms: bool = True, max_publishers: int = 16,
-                 room_secret: str | None = None, take_over_identity: bool = True) -> None:
+                 room_secret: str | None = None, take_over_identity: bool = True,
+                 media_probe_interval: float = 0.5, media_probe_misses: int = 2) -> None:
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
-        super().__init__()
+        super().__init__(media_probe_interval=media_probe_interval,
+                         media_probe_misses=media_probe_misses)
         self.url = url
         self.source: TrackSource = source or (lambda _name, kind: synthetic_track(kind))
         self.rtc_configuration = rtc_configuration or local_rtc_configuration()
@@ -214,7 +218,6 @@ class JanusTransport(AiortcClient):
         self._remote: dict[str, _RemoteTrack] = {}  # track sid -> track, as told
         self._negotiating = anyio.Lock()
         self._link_up = False
-        self._leaving = False
 
     # -- the Transport protocol --------------------------------------------------------------
 
@@ -269,6 +272,7 @@ class JanusTransport(AiortcClient):
         for publisher in joined.data.get("publishers") or ():
             await self._publisher_seen(publisher)
         tasks.start_soon(self._run, janus, reader)
+        self._watch_media_of(options.room_name)
 
     async def publish(self, track_name: str, kind: TrackKind, media: object | None = None) -> None:
         """Publish a track: add it to the participant's peer connection (renegotiated with
@@ -403,7 +407,7 @@ class JanusTransport(AiortcClient):
                 reader.cancel()
                 janus.drop()
                 _log.info("signaling_lost", room=options.room_name)
-                self._emit(RoomReconnecting(room_name=options.room_name, error_code=53001))
+                self._tell_condition("reconnecting")
                 reclaimed = await self._reclaim(janus)
                 if reclaimed is None:
                     break
@@ -412,7 +416,7 @@ class JanusTransport(AiortcClient):
                     break
                 reader = reclaimed
                 self._link_up = True
-                self._emit(RoomReconnected(room_name=options.room_name))
+                self._tell_condition("connected")
                 await self._resync(janus)
         self._session_scope = None
 
@@ -456,10 +460,17 @@ class JanusTransport(AiortcClient):
         assert options is not None
         self._leaving = True
         self._link_up = False
+        self._session_ended(code)
         self._emit(RoomDisconnected(room_name=options.room_name,
                                     error_code=code, message=message))  # type: ignore[arg-type]
         if self._session_scope is not None:
             self._session_scope.cancel()
+
+    def _peer_connections(self) -> list[RTCPeerConnection]:
+        connections = [t.pc for t in self._remote.values() if t.pc is not None]
+        if self._publisher_pc is not None:
+            connections.append(self._publisher_pc)
+        return connections
 
     async def _resync(self, janus: JanusSession) -> None:
         """After a reclaim: tell what changed in the room while the link was down, and mend
