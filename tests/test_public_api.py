@@ -101,3 +101,19 @@ def test_machines_and_models_never_import_adapters(package: str) -> None:
             for name in names:
                 assert not name.startswith(("rtcstate.adapters", "rtcstate.room")), (
                     f"{source.name} imports {name}")
+
+
+def test_the_janus_extra_installs_what_importing_the_janus_transport_needs() -> None:
+    # rtcstate.adapters.janus is built on rtcstate.adapters.aiortc, whose import checks for
+    # aiortc, PyJWT and websockets: an application installing only the janus extra needs all.
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+
+    def names(extra: str) -> set[str]:
+        return {requirement.split(">")[0].split("<")[0].split("=")[0].strip().lower()
+                for requirement in extras[extra]}
+
+    assert names("aiortc") <= names("janus")
