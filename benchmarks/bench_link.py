@@ -6,8 +6,16 @@ by a veth link (see :mod:`rtcstate.testing.netns`). Janus runs in a namespace of
 publishes a camera, the other subscribes to it. Ten times each: cut the link, note how long
 until the client is ``reconnecting`` (target < 1 s); after one second restore it, note how long
 until it is ``connected`` again (and, on Janus, until the subscriber's frames flow again).
-Prints the median and the maximum of each, both servers in the same run. Needs root (and
-Debian's ``janus`` for the second half); says why not otherwise. Run with `make bench`.
+Prints the median and the maximum of each, both servers in the same run.
+
+Then media only (issue 20): with the reference server in a namespace of its own
+(:class:`~rtcstate.testing.netns.NamespacedRoomServer`) and with Janus, ten times each, UDP is
+dropped for one second while signaling passes: how long until the publisher's Room is
+``reconnecting`` with 53405 (target < 2 s), and after UDP is let through, until it is
+``connected`` again and until the subscriber's frames flow again.
+
+Needs root (and Debian's ``janus`` for the Janus halves); says why not otherwise. Run with
+`make bench`.
 """
 
 from __future__ import annotations
@@ -15,12 +23,20 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import anyio
 import anyio.to_thread
 
+from rtcstate.adapters.aiortc import AiortcTransport, create_access_token
+from rtcstate.adapters.janus import JanusTransport
 from rtcstate.testing.janus import JanusServer, janus_unavailable
-from rtcstate.testing.netns import LineReader, VethLink, netns_unavailable
+from rtcstate.testing.netns import (
+    LineReader,
+    NamespacedRoomServer,
+    VethLink,
+    netns_unavailable,
+)
 
 OUTAGES = 10
 OUTAGE_SECONDS = 1.0
@@ -34,11 +50,13 @@ def main() -> None:
         print(f"link benchmark skipped: {reason}")
         return
     reference()
+    anyio.run(reference_media, backend="asyncio")
     reason = janus_unavailable()
     if reason is not None:
         print(f"Janus link benchmark skipped: {reason}")
         return
     anyio.run(janus, backend="asyncio")
+    anyio.run(janus_media, backend="asyncio")
 
 
 def reference() -> None:
@@ -71,13 +89,12 @@ def reference() -> None:
 
 
 def _line(what: str, seconds: list[float], note: str = "") -> None:
-    print(f"  {what:<38} median {statistics.median(seconds):.3f} s"
+    print(f"  {what:<42} median {statistics.median(seconds):.3f} s"
           f"   max {max(seconds):.3f} s   {note}".rstrip())
 
 
 async def janus() -> None:
     import rtcstate
-    from rtcstate.adapters.janus import JanusTransport
     from rtcstate.dispatcher import Dispatcher
     from rtcstate.models import ConnectOptions, StateChange
 
@@ -126,6 +143,81 @@ async def janus() -> None:
     _line("loss detected (reconnecting) after", detection, "(target < 1 s)")
     _line("recovered (reconnected) after restore", recovery)
     _line("frames at the subscriber after restore", media)
+
+
+async def reference_media() -> None:
+    server = NamespacedRoomServer(SECRET, tag=f"b{int(time.time()) % 10000}", subnet=22)
+    await anyio.to_thread.run_sync(server.__enter__)
+    try:
+        def transport(identity: str) -> AiortcTransport:
+            return AiortcTransport(server.url, create_access_token(SECRET, identity=identity,
+                                                                   room="bench"))
+
+        await media_cuts("aiortc transport, reference server", transport,
+                         server.link.block_udp, server.link.allow_udp)
+    finally:
+        await anyio.to_thread.run_sync(server.__exit__, None, None, None)
+
+
+async def janus_media() -> None:
+    server = JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=23)
+    await anyio.to_thread.run_sync(server.__enter__)
+    try:
+        await media_cuts("Janus transport, Janus 1.1.2",
+                         lambda _identity: JanusTransport(server.url), server.block_udp,
+                         server.allow_udp)
+    finally:
+        await anyio.to_thread.run_sync(server.__exit__, None, None, None)
+
+
+async def media_cuts(label: str, transport: Callable[[str], AiortcTransport | JanusTransport],
+                     block: Callable[[], None], allow: Callable[[], None]) -> None:
+    import rtcstate
+    from rtcstate.dispatcher import Dispatcher
+    from rtcstate.models import ConnectOptions, StateChange
+
+    changes: list[StateChange] = []
+    dispatcher = Dispatcher()
+    dispatcher.on_change(lambda change: changes.append(change) if change.machine == "room"
+                         else None)
+    detection: list[float] = []
+    recovery: list[float] = []
+    media: list[float] = []
+    codes: set[int | None] = set()
+    watcher = transport("watcher")
+    async with rtcstate.connect(transport("bot"), ConnectOptions(room_name="bench",
+                                                                 identity="bot"),
+                                dispatcher=dispatcher) as room, \
+            rtcstate.connect(watcher, ConnectOptions(room_name="bench",
+                                                     identity="watcher")) as other:
+        await room.publish("camera", "video")
+        assert await other.wait_until(lambda: len(other.remote_tracks) == 1, within=10)
+        sid = next(iter(other.remote_tracks))
+        with anyio.fail_after(10):
+            await watcher.wait_for_frames(sid, 10)
+        for _ in range(OUTAGES):
+            cut = time.monotonic()
+            await anyio.to_thread.run_sync(block)
+            try:
+                assert await room.wait_until(lambda: room.state == "reconnecting", within=10)
+                detection.append(changes[-1].at - cut)
+                codes.add(changes[-1].error.code if changes[-1].error else None)
+                await anyio.sleep(OUTAGE_SECONDS)  # the outage itself
+            finally:
+                restored = time.monotonic()
+                await anyio.to_thread.run_sync(allow)
+            assert await room.wait_until(lambda: room.state == "connected", within=10)
+            recovery.append(changes[-1].at - restored)
+            frames = watcher.frames_received[sid]
+            with anyio.fail_after(10):
+                await watcher.wait_for_frames(sid, frames + 1)
+            media.append(time.monotonic() - restored)
+            await anyio.sleep(0.5)
+    print(f"{label}, {OUTAGES} UDP blocks of {OUTAGE_SECONDS:.0f} s, signaling passing "
+          f"(codes: {', '.join(str(code) for code in sorted(codes, key=str))}):")
+    _line("media loss detected (reconnecting) after", detection, "(target < 2 s)")
+    _line("recovered (reconnected) after allow", recovery)
+    _line("frames at the subscriber after allow", media)
 
 
 if __name__ == "__main__":
