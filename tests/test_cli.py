@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 import re
 import signal
 import socket
@@ -15,6 +17,8 @@ from typer.testing import CliRunner
 from rtcstate import catalog
 from rtcstate.cli import app
 from rtcstate.testing.janus import janus_unavailable
+
+from .helpers import TOKEN_SECRET
 
 runner = CliRunner()
 
@@ -273,3 +277,26 @@ def test_conformance_on_janus_reports_passes_and_unsupported_steps() -> None:
     skipped = rows["participant:connected--reconnecting-->reconnecting"]
     assert skipped["result"] == "skip"
     assert "Janus does not tell the others" in skipped["detail"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+def test_the_server_survives_writes_to_connections_their_peers_reset() -> None:
+    """The CLI restores SIGPIPE's default action for its filters; ``serve`` must not keep
+    it, or one write to a connection its client had reset kills the server (it did, when a
+    client's signaling was cut while media flowed: exit -13)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rtcstate", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--secret", TOKEN_SECRET], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().startswith("listening on")
+        status = pathlib.Path(f"/proc/{server.pid}/status").read_text()
+        ignored = int(next(line.split()[1] for line in status.splitlines()
+                           if line.startswith("SigIgn:")), 16)
+        assert ignored & (1 << (signal.SIGPIPE - 1)), "serve dies of SIGPIPE"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -24,6 +25,15 @@ from rtcstate.limits import MAX_PUBLICATIONS
 from rtcstate.models import StateChange
 
 __all__ = ['join', 'serve', 'token']
+
+def _survive_closed_connections() -> None:
+    """Undo, for the commands that talk over the network, the default SIGPIPE action the CLI
+    restores for its filters (``rtcstate errors | head``): with it, one write to a connection
+    its peer had reset (a client whose link went, say) killed the whole server. Ignored, such
+    a write raises ``BrokenPipeError``, which the network code handles."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -53,6 +63,7 @@ def serve(
 ) -> None:
     """Run the reference room server (WebSocket signaling + aiortc media) until interrupted."""
     require_aiortc("serve")
+    _survive_closed_connections()
     from rtcstate.server import RoomServer, serve_forever
 
     quiet_logs(verbose)
@@ -135,6 +146,7 @@ def join(
     room was lost, 2 on bad arguments, 4 when joining failed.
     """
     require_aiortc("join")
+    _survive_closed_connections()
     import anyio
 
     from rtcstate.adapters.aiortc.transport import AiortcTransport
