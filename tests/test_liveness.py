@@ -1,5 +1,6 @@
 """MediaLiveness: probes on a real pair of peer connections over loopback, whose far end is
-made deaf to them (its ICE stops answering binding requests) and then hears again."""
+made deaf to them (its ICE stops answering binding requests) and then hears again. And what
+the transports do once media is back: restart_video_reception."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from typing import Any
 import anyio
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.rtp import RtpPacket
 
 from rtcstate.adapters.aiortc.liveness import MediaLiveness
+from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.server.protocol import (
     _ice_connections,
     close_peer_connection,
     local_rtc_configuration,
+    restart_video_reception,
     set_local_description,
 )
 
@@ -62,7 +66,7 @@ def hear(saved: dict[Any, Any]) -> None:
 
 async def test_a_path_that_stops_answering_fails_after_misses_then_is_connected_again(
         pair: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
-    near, far = pair
+    near, far = pair  # no media: every look is a binding request
     liveness = MediaLiveness(interval=0.1, misses=2)
     assert await liveness.probe([near]) == "connected"
     saved = deafen(far)
@@ -82,6 +86,7 @@ async def test_only_connected_connections_are_probed_and_forgotten_when_gone(
         assert await liveness.probe([fresh]) is None  # not connected: nothing to probe
     finally:
         await fresh.close()
+    assert await liveness.probe([near]) == "connected"
     deafen(far)
     assert await liveness.probe([near]) == "failed"
     assert await liveness.probe([]) is None  # the failed one is gone: no news, no failure
@@ -94,8 +99,32 @@ async def test_reset_forgets_the_misses(
     saved = deafen(far)
     assert await liveness.probe([near]) is None
     liveness.reset()
-    assert await liveness.probe([near]) is None  # counted from one again
+    assert await liveness.probe([near]) is None  # counted from one again, not failed
+    assert await liveness.probe([near]) == "failed"
     hear(saved)
+
+
+async def test_a_connection_whose_media_flows_is_not_asked() -> None:
+    near = RTCPeerConnection(local_rtc_configuration())
+    far = RTCPeerConnection(local_rtc_configuration())
+    try:
+        near.addTransceiver("audio", direction="recvonly")
+        await set_local_description(near, await near.createOffer())
+        await far.setRemoteDescription(near.localDescription)
+        far.addTrack(synthetic_track("audio"))  # 50 packets a second
+        await set_local_description(far, await far.createAnswer())
+        await near.setRemoteDescription(far.localDescription)
+        liveness = MediaLiveness(interval=0.1, misses=1)
+        with anyio.fail_after(5):
+            while await liveness.probe([near]) != "connected":  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # until connected: aiortc's state has no event
+        deafen(far)  # binding requests go unanswered; RTP still comes
+        for _ in range(3):
+            await anyio.sleep(0.1)
+            assert await liveness.probe([near]) == "connected"
+    finally:
+        await close_peer_connection(near, end_unstarted_tracks=True)
+        await close_peer_connection(far)
 
 
 def test_bad_settings_are_refused() -> None:
@@ -104,3 +133,24 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="misses"):
         MediaLiveness(misses=0)
     assert MediaLiveness(0.5, 2).notice_within == 1.5
+
+
+async def test_restarting_video_reception_lets_frames_through_a_gap_nothing_filled() -> None:
+    pc = RTCPeerConnection(local_rtc_configuration())
+    try:
+        receiver = pc.addTransceiver("video", direction="recvonly").receiver
+        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+
+        def frame_from(sequence_number: int) -> object:
+            packet = RtpPacket(sequence_number=sequence_number, timestamp=sequence_number * 3000)
+            packet._data = b"frame"  # type: ignore[attr-defined]
+            return buffer.add(packet)[1]  # one packet a frame
+
+        assert [frame_from(n) for n in range(4)][1:] != [None] * 3  # frames flow
+        # Packets 4-99 were lost in an outage, and never retransmitted: aiortc holds every
+        # frame after the gap (until 512 more packets have come).
+        assert [frame_from(n) for n in range(100, 120)] == [None] * 20
+        assert await restart_video_reception(pc) == 1
+        assert [frame_from(n) for n in range(120, 123)][1:] != [None] * 2
+    finally:
+        await pc.close()
