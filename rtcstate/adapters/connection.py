@@ -40,6 +40,9 @@ from rtcstate.models.room import RoomDisconnected, RoomReconnected, RoomReconnec
 
 __all__ = [
     "CONNECTED",
+    "DTLS_FAILED",
+    "MEDIA_FAILED",
+    "SIGNALING_LOST",
     "Condition",
     "ConnectionMonitor",
     "MediaState",
@@ -61,8 +64,11 @@ PeerConnectionState = Literal["new", "connecting", "connected", "disconnected", 
 """The peer connection: WebRTC's ``RTCPeerConnectionState`` (``failed`` when ICE or DTLS is)."""
 
 SIGNALING_LOST = 53001
+"""The code of a Room reconnecting because signaling was lost."""
 MEDIA_FAILED = 53405
+"""The code of a Room reconnecting because its media connection failed."""
 DTLS_FAILED = 53407
+"""The code of a Room disconnected because the peer connection's DTLS failed."""
 
 
 @dataclass(frozen=True, slots=True)

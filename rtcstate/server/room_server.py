@@ -89,6 +89,7 @@ from rtcstate.server.protocol import (
     client_messages,
     close_peer_connection,
     local_rtc_configuration,
+    restart_video_reception,
     set_local_description,
 )
 from rtcstate.server.tokens import check_secret, verify_access_token
@@ -97,6 +98,9 @@ __all__ = ["RoomServer", "ServerStats", "serve_forever"]
 
 _log = get_logger("rtcstate.server")
 MEDIA_LOST = "recording-media-lost"
+VIDEO_STALLED_AFTER = 1.0
+"""Seconds without a frame after which a published video track's reception is restarted
+(:func:`~rtcstate.server.protocol.restart_video_reception`), and again each such period."""
 
 
 @dataclass
@@ -894,12 +898,20 @@ class RoomServer:
                         await self._warn(track, cleared=True)
 
         async def watchdog() -> None:
+            restarted = 0.0
             while True:
                 await anyio.sleep(min(self.media_timeout / 4, 0.25))
-                silent = time.monotonic() - track.last_frame
+                now = time.monotonic()
+                silent = now - track.last_frame
                 if silent >= self.media_timeout and not track.warned:
                     track.warned = True
                     await self._warn(track, cleared=False)
+                if (silent >= VIDEO_STALLED_AFTER and now - restarted >= VIDEO_STALLED_AFTER
+                        and track.kind == "video" and track.pc is not None):
+                    # Frames held behind packets an outage lost, or none coming: either way
+                    # the next ones get through (and the publisher sends a keyframe).
+                    restarted = now
+                    await restart_video_reception(track.pc)
 
         async def watch() -> None:
             with scope:

@@ -26,6 +26,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from rtcstate.adapters.aiortc.liveness import MediaLiveness
 from rtcstate.adapters.aiortc.media import RemoteMedia
 from rtcstate.adapters.connection import (
+    CONNECTED,
+    MEDIA_FAILED,
     Condition,
     ConnectionMonitor,
     MediaState,
@@ -33,10 +35,11 @@ from rtcstate.adapters.connection import (
 )
 from rtcstate.logs import get_logger
 from rtcstate.models.base import Event
+from rtcstate.server.protocol import restart_video_reception
 
 __all__ = ["AiortcClient"]
 
-_log = get_logger("rtcstate.aiortc")
+_log = get_logger("rtcstate.media")
 
 
 class AiortcClient:
@@ -107,7 +110,12 @@ class AiortcClient:
                 media = await self.liveness.probe(self._peer_connections())
                 if (media is not None and self.connected and not self._leaving
                         and self._monitor is monitor):
+                    was = monitor.condition
                     self._tell_condition("connected", media)
+                    if was.code == MEDIA_FAILED and monitor.condition == CONNECTED:
+                        # What was lost on the way stays lost: frames resume from a keyframe.
+                        for pc in self._peer_connections():
+                            await restart_video_reception(pc)
             await anyio.sleep(max(0.0, self.liveness.interval
                                   - (anyio.current_time() - started)))
 
