@@ -94,55 +94,14 @@ def _line(what: str, seconds: list[float], note: str = "") -> None:
 
 
 async def janus() -> None:
-    import rtcstate
-    from rtcstate.dispatcher import Dispatcher
-    from rtcstate.models import ConnectOptions, StateChange
-
-    changes: list[StateChange] = []
-    dispatcher = Dispatcher()
-    dispatcher.on_change(lambda change: changes.append(change) if change.machine == "room"
-                         else None)
-
-    detection: list[float] = []
-    recovery: list[float] = []
-    media: list[float] = []
     server = JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=21)
     await anyio.to_thread.run_sync(server.__enter__)
     try:
-        measured = JanusTransport(server.url)
-        watcher = JanusTransport(server.url)
-        async with rtcstate.connect(measured, ConnectOptions(room_name="bench",
-                                                             identity="bot"),
-                                    dispatcher=dispatcher) as room, \
-                rtcstate.connect(watcher, ConnectOptions(room_name="bench",
-                                                         identity="watcher")) as other:
-            await room.publish("camera", "video")
-            assert await other.wait_until(lambda: len(other.remote_tracks) == 1, within=10)
-            sid = next(iter(other.remote_tracks))
-            with anyio.fail_after(10):
-                await watcher.wait_for_frames(sid, 10)
-            for _ in range(OUTAGES):
-                cut = time.monotonic()
-                await anyio.to_thread.run_sync(server.down)
-                assert await room.wait_until(lambda: room.state == "reconnecting", within=10)
-                detection.append(changes[-1].at - cut)
-                await anyio.sleep(OUTAGE_SECONDS)  # the outage itself
-                restored = time.monotonic()
-                await anyio.to_thread.run_sync(server.up)
-                assert await room.wait_until(lambda: room.state == "connected", within=10)
-                recovery.append(changes[-1].at - restored)
-                frames = watcher.frames_received[sid]
-                with anyio.fail_after(10):
-                    await watcher.wait_for_frames(sid, frames + 1)
-                media.append(time.monotonic() - restored)
-                await anyio.sleep(0.5)
+        await outages("Janus transport, Janus 1.1.2", "link cuts",
+                      lambda _identity: JanusTransport(server.url), server.down, server.up,
+                      target="< 1 s")
     finally:
         await anyio.to_thread.run_sync(server.__exit__, None, None, None)
-    print(f"Janus transport, Janus 1.1.2, {OUTAGES} link cuts of {OUTAGE_SECONDS:.0f} s "
-          f"on a veth link:")
-    _line("loss detected (reconnecting) after", detection, "(target < 1 s)")
-    _line("recovered (reconnected) after restore", recovery)
-    _line("frames at the subscriber after restore", media)
 
 
 async def reference_media() -> None:
@@ -153,8 +112,8 @@ async def reference_media() -> None:
             return AiortcTransport(server.url, create_access_token(SECRET, identity=identity,
                                                                    room="bench"))
 
-        await media_cuts("aiortc transport, reference server", transport,
-                         server.link.block_udp, server.link.allow_udp)
+        await outages("aiortc transport, reference server", "UDP blocks (signaling passing)",
+                      transport, server.link.block_udp, server.link.allow_udp, target="< 2 s")
     finally:
         await anyio.to_thread.run_sync(server.__exit__, None, None, None)
 
@@ -163,15 +122,19 @@ async def janus_media() -> None:
     server = JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=23)
     await anyio.to_thread.run_sync(server.__enter__)
     try:
-        await media_cuts("Janus transport, Janus 1.1.2",
-                         lambda _identity: JanusTransport(server.url), server.block_udp,
-                         server.allow_udp)
+        await outages("Janus transport, Janus 1.1.2", "UDP blocks (signaling passing)",
+                      lambda _identity: JanusTransport(server.url), server.block_udp,
+                      server.allow_udp, target="< 2 s")
     finally:
         await anyio.to_thread.run_sync(server.__exit__, None, None, None)
 
 
-async def media_cuts(label: str, transport: Callable[[str], AiortcTransport | JanusTransport],
-                     block: Callable[[], None], allow: Callable[[], None]) -> None:
+async def outages(label: str, kind: str,
+                  transport: Callable[[str], AiortcTransport | JanusTransport],
+                  cut: Callable[[], None], restore: Callable[[], None], target: str) -> None:
+    """Ten outages of one second: ``cut`` (in a thread) until the measured client's Room is
+    ``reconnecting``, then ``restore`` until it is ``connected`` and until a subscriber's
+    frames flow again."""
     import rtcstate
     from rtcstate.dispatcher import Dispatcher
     from rtcstate.models import ConnectOptions, StateChange
@@ -196,16 +159,16 @@ async def media_cuts(label: str, transport: Callable[[str], AiortcTransport | Ja
         with anyio.fail_after(10):
             await watcher.wait_for_frames(sid, 10)
         for _ in range(OUTAGES):
-            cut = time.monotonic()
-            await anyio.to_thread.run_sync(block)
+            cut_at = time.monotonic()
+            await anyio.to_thread.run_sync(cut)
             try:
                 assert await room.wait_until(lambda: room.state == "reconnecting", within=10)
-                detection.append(changes[-1].at - cut)
+                detection.append(changes[-1].at - cut_at)
                 codes.add(changes[-1].error.code if changes[-1].error else None)
                 await anyio.sleep(OUTAGE_SECONDS)  # the outage itself
             finally:
                 restored = time.monotonic()
-                await anyio.to_thread.run_sync(allow)
+                await anyio.to_thread.run_sync(restore)
             assert await room.wait_until(lambda: room.state == "connected", within=10)
             recovery.append(changes[-1].at - restored)
             frames = watcher.frames_received[sid]
@@ -213,11 +176,11 @@ async def media_cuts(label: str, transport: Callable[[str], AiortcTransport | Ja
                 await watcher.wait_for_frames(sid, frames + 1)
             media.append(time.monotonic() - restored)
             await anyio.sleep(0.5)
-    print(f"{label}, {OUTAGES} UDP blocks of {OUTAGE_SECONDS:.0f} s, signaling passing "
+    print(f"{label}, {OUTAGES} {kind} of {OUTAGE_SECONDS:.0f} s "
           f"(codes: {', '.join(str(code) for code in sorted(codes, key=str))}):")
-    _line("media loss detected (reconnecting) after", detection, "(target < 2 s)")
-    _line("recovered (reconnected) after allow", recovery)
-    _line("frames at the subscriber after allow", media)
+    _line("loss detected (reconnecting) after", detection, f"(target {target})")
+    _line("recovered (reconnected) after restore", recovery)
+    _line("frames at the subscriber after restore", media)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import anyio
@@ -27,6 +28,11 @@ from rtcstate.testing.janus import JanusServer, janus_unavailable
 
 from .helpers import frames, recorder, until
 from .helpers import machine_states as states
+from .media_path_checks import (
+    check_media_blocked_past_the_window,
+    check_media_blocked_then_allowed,
+    check_signaling_blocked,
+)
 
 pytestmark = [pytest.mark.anyio,
               pytest.mark.skipif(janus_unavailable() is not None,
@@ -148,89 +154,28 @@ async def test_blocking_udp_stops_the_media_and_not_the_signaling(janus: JanusSe
         await frames(bob_t, [sid], blocked + 10, within=5)
 
 
-MEDIA_NOTICED_WITHIN = 2.0
-MEDIA_BACK_WITHIN = 15.0
-"""Issue 20: a media path that dies while signaling lives is ``reconnecting`` 53405 within 2 s
-(the transport's probes: 0.5 s apart, two unanswered, about 1.5 s at most)."""
-
-
 def room_codes(seen: list[Any]) -> list[tuple[str, int | None]]:
     return [(c.dest, c.error.code if c.error else None) for c in seen if c.machine == "room"]
 
 
 async def test_media_blocked_while_signaling_lives_is_53405_then_reconnected_with_frames(
         janus: JanusServer) -> None:
-    dispatcher, seen = recorder()
-    bob_t = JanusTransport(janus.url)
-    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "media")) as alice, \
-            rtcstate.connect(bob_t, options("bob", "media"), dispatcher=dispatcher) as bob:
-        await alice.publish("camera", "video")
-        await until(bob, lambda: [t.state for t in bob.remote_tracks.values()] == ["subscribed"])
-        sid = next(iter(bob.remote_tracks))
-        await frames(bob_t, [sid], 5)
-        await anyio.to_thread.run_sync(janus.block_udp)
-        try:
-            blocked_at = anyio.current_time()
-            await until(bob, lambda: bob.state == "reconnecting", within=MEDIA_NOTICED_WITHIN)
-            noticed = anyio.current_time() - blocked_at
-            await until(alice, lambda: alice.state == "reconnecting", within=2)
-            stopped = bob_t.frames_received[sid]
-            await anyio.sleep(0.5)  # fifteen frames of 30 fps video, had media passed
-            assert bob_t.frames_received[sid] == stopped, "frames arrived through the block"
-        finally:
-            await anyio.to_thread.run_sync(janus.allow_udp)
-        await until(bob, lambda: bob.state == "connected", within=5)
-        await until(alice, lambda: alice.state == "connected", within=5)
-        # Back within 0.55 s of the allow as a rule, but 1 time in 10 the video took 7-9 s
-        # (make bench): the bound is that media returns, not how fast.
-        await frames(bob_t, [sid], stopped + 10, within=MEDIA_BACK_WITHIN)
-        assert bob.remote_tracks[sid].state == "subscribed"
-    assert room_codes(seen) == [("connecting", None), ("connected", None),
-                                ("reconnecting", 53405), ("connected", None),
-                                ("disconnected", None)]
-    assert noticed <= MEDIA_NOTICED_WITHIN
+    await check_media_blocked_then_allowed(lambda _identity: JanusTransport(janus.url),
+                                           partial(options, room="media"), janus.block_udp,
+                                           janus.allow_udp)
 
 
 async def test_media_blocked_past_the_window_is_disconnected_with_53405(
         janus: JanusServer) -> None:
-    dispatcher, seen = recorder()
-    asked = options("bob", "media-long", reconnect=ReconnectPolicy(window=1.0))
-    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "media-long")) as alice:
-        await alice.publish("camera", "video")
-        bob_t = JanusTransport(janus.url)
-        async with rtcstate.connect(bob_t, asked, dispatcher=dispatcher) as bob:
-            await until(bob, lambda: [t.state for t in bob.remote_tracks.values()]
-                        == ["subscribed"])
-            await anyio.to_thread.run_sync(janus.block_udp)
-            try:
-                await until(bob, lambda: bob.state == "disconnected",
-                            within=MEDIA_NOTICED_WITHIN + 1.0 + 1.0)
-            finally:
-                await anyio.to_thread.run_sync(janus.allow_udp)
-            assert bob.state == "disconnected"
-    assert room_codes(seen) == [("connecting", None), ("connected", None),
-                                ("reconnecting", 53405), ("disconnected", 53405)]
+    await check_media_blocked_past_the_window(lambda _identity: JanusTransport(janus.url),
+                                              partial(options, room="media-long"),
+                                              janus.block_udp, janus.allow_udp)
 
 
 async def test_signaling_blocked_while_media_lives_is_still_53001(janus: JanusServer) -> None:
-    dispatcher, seen = recorder()
-    bob_t = JanusTransport(janus.url)
-    async with rtcstate.connect(JanusTransport(janus.url), options("alice", "tcp")) as alice, \
-            rtcstate.connect(bob_t, options("bob", "tcp"), dispatcher=dispatcher) as bob:
-        await alice.publish("camera", "video")
-        await until(bob, lambda: [t.state for t in bob.remote_tracks.values()] == ["subscribed"])
-        sid = next(iter(bob.remote_tracks))
-        await frames(bob_t, [sid], 5)
-        await anyio.to_thread.run_sync(janus.block_tcp)
-        try:
-            await until(bob, lambda: bob.state == "reconnecting", within=2)
-            during = bob_t.frames_received[sid]
-            await frames(bob_t, [sid], during + 10, within=2)  # media carries on meanwhile
-        finally:
-            await anyio.to_thread.run_sync(janus.allow_tcp)
-        await until(bob, lambda: bob.state == "connected", within=5)
-    assert room_codes(seen)[:4] == [("connecting", None), ("connected", None),
-                                    ("reconnecting", 53001), ("connected", None)]
+    await check_signaling_blocked(lambda _identity: JanusTransport(janus.url),
+                                  partial(options, room="tcp"), janus.block_tcp,
+                                  janus.allow_tcp, media_carries_on=True)
 
 
 async def test_a_cut_longer_than_the_window_ends_in_53001(janus: JanusServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -168,79 +169,66 @@ class _StubSession:
         return Reply({}, None, {})
 
 
+@pytest.fixture
+async def subscribing(monkeypatch: pytest.MonkeyPatch
+                      ) -> AsyncIterator[tuple[JanusTransport, Any, _StubSession, list[Any]]]:
+    """A joined JanusTransport on a :class:`_StubSession` with one remote track to subscribe
+    to: ``(transport, track, stub, connections made)``; every connection is closed after."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from rtcstate.adapters.janus import transport as janus_transport
+
+    made: list[RTCPeerConnection] = []
+
+    class Recorded(RTCPeerConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(janus_transport, "RTCPeerConnection", Recorded)
+    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # nothing leaves the machine
+    offerer.addTransceiver("audio", direction="sendonly")
+    await offerer.setLocalDescription(await offerer.createOffer())
+    stub = _StubSession(offerer.localDescription.sdp)
+    try:
+        async with JanusTransport("ws://127.0.0.1:9") as transport:
+            transport._janus = stub  # type: ignore[assignment]
+            transport._options = ConnectOptions(room_name="r", identity="alice")
+            transport._link_up = True
+            track = janus_transport._RemoteTrack(sid="bob/0", feed="bob", mid="0",
+                                                 name="mic", kind="audio")
+            transport._remote[track.sid] = track
+            yield transport, track, stub, made
+        assert all(pc.connectionState == "closed" for pc in made)
+    finally:
+        await offerer.close()
+
+
 async def test_a_subscription_dropped_while_on_its_way_makes_no_connection(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        subscribing: tuple[JanusTransport, Any, _StubSession, list[Any]]) -> None:
     """The link goes while a subscription waits for Janus's offer; the resync drops it and
     subscribes again. The first one, answered late, must give up, not make a second connection
     over the one the resync made (which nobody would then close)."""
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    from rtcstate.adapters.janus import transport as janus_transport
-
-    made: list[RTCPeerConnection] = []
-
-    class Recorded(RTCPeerConnection):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(janus_transport, "RTCPeerConnection", Recorded)
-    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # nothing leaves the machine
-    offerer.addTransceiver("audio", direction="sendonly")
-    await offerer.setLocalDescription(await offerer.createOffer())
-    stub = _StubSession(offerer.localDescription.sdp)
-    async with JanusTransport("ws://127.0.0.1:9") as transport:
-        transport._janus = stub  # type: ignore[assignment]
-        transport._options = ConnectOptions(room_name="r", identity="alice")
-        transport._link_up = True
-        track = janus_transport._RemoteTrack(sid="bob/0", feed="bob", mid="0", name="mic",
-                                             kind="audio")
-        transport._remote[track.sid] = track
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(transport._subscribe, track)
-            await stub.first_join.wait()
-            await transport._subscribe(track)  # what the resync does
-            stub.go.set()
-        assert len(made) == 1
-        assert track.pc is made[0]
-    assert all(pc.connectionState == "closed" for pc in made)
-    await offerer.close()
+    transport, track, stub, made = subscribing
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(transport._subscribe, track)
+        await stub.first_join.wait()
+        await transport._subscribe(track)  # what the resync does
+        stub.go.set()
+    assert len(made) == 1
+    assert track.pc is made[0]
 
 
 async def test_two_subscriptions_asked_for_at_once_leave_one_connection(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        subscribing: tuple[JanusTransport, Any, _StubSession, list[Any]]) -> None:
     """A failed subscription's retry and the resync's both subscribe the same track again: the
     later one must replace the earlier, closing its connection, not make a second beside it
     that nobody then closes (the aioice sockets the Janus demo left behind)."""
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    from rtcstate.adapters.janus import transport as janus_transport
-
-    made: list[RTCPeerConnection] = []
-
-    class Recorded(RTCPeerConnection):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(janus_transport, "RTCPeerConnection", Recorded)
-    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # nothing leaves the machine
-    offerer.addTransceiver("audio", direction="sendonly")
-    await offerer.setLocalDescription(await offerer.createOffer())
-    stub = _StubSession(offerer.localDescription.sdp)
+    transport, track, stub, made = subscribing
     stub.go.set()
-    async with JanusTransport("ws://127.0.0.1:9") as transport:
-        transport._janus = stub  # type: ignore[assignment]
-        transport._options = ConnectOptions(room_name="r", identity="alice")
-        transport._link_up = True
-        track = janus_transport._RemoteTrack(sid="bob/0", feed="bob", mid="0", name="mic",
-                                             kind="audio")
-        transport._remote[track.sid] = track
-        await transport._drop_subscription(track)  # the failed subscription's own drop
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(transport._subscribe, track)  # the resync
-            tasks.start_soon(transport._subscribe, track)  # the failed subscription's retry
-        assert track.pc is not None
-        assert [pc for pc in made if pc.connectionState != "closed"] == [track.pc]
-    assert all(pc.connectionState == "closed" for pc in made)
-    await offerer.close()
+    await transport._drop_subscription(track)  # the failed subscription's own drop
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(transport._subscribe, track)  # the resync
+        tasks.start_soon(transport._subscribe, track)  # the failed subscription's retry
+    assert track.pc is not None
+    assert [pc for pc in made if pc.connectionState != "closed"] == [track.pc]

@@ -115,7 +115,7 @@ def test_imports_point_one_way(importer: str, forbidden: str) -> None:
 def test_adapters_hold_only_client_adapters_and_their_protocols() -> None:
     assert sorted(_under("rtcstate.adapters")) == [
         "rtcstate.adapters", "rtcstate.adapters.aiortc", "rtcstate.adapters.aiortc.client",
-        "rtcstate.adapters.aiortc.media",
+        "rtcstate.adapters.aiortc.liveness", "rtcstate.adapters.aiortc.media",
         "rtcstate.adapters.aiortc.transport", "rtcstate.adapters.base",
         "rtcstate.adapters.connection", "rtcstate.adapters.janus", "rtcstate.adapters.janus.api",
         "rtcstate.adapters.janus.transport", "rtcstate.adapters.memory"]
