@@ -28,9 +28,10 @@ MEDIA_NOTICED_WITHIN = 2.0
 """A media path that dies while signaling lives is ``reconnecting`` 53405 within 2 s (the
 transports' probes: 0.5 s apart, two unanswered, about 1.5 s at most)."""
 
-MEDIA_BACK_WITHIN = 15.0
-"""Media is back within 0.55 s of UDP passing again as a rule, but once in ten the video took
-7-9 s (``make bench``): this bound is that it returns, not how fast."""
+MEDIA_BACK_WITHIN = 5.0
+"""Media is back within 0.6 s of UDP passing again, 1.4 s at most over ten outages (``make
+bench``); before the transports restarted video reception, aiortc's jitter buffer froze it for
+7-9 s once in ten. The bound is that it returns."""
 
 RealTransport = AiortcTransport | JanusTransport
 Make = Callable[[str], RealTransport]
