@@ -120,6 +120,11 @@ def machine_states(seen: list[StateChange], machine: str) -> list[str]:
     return [c.dest for c in seen if c.machine == machine]
 
 
+def machine_codes(seen: list[StateChange], machine: str) -> list[tuple[str, int | None]]:
+    """The states ``machine`` machines entered, in order, each with the code it carried."""
+    return [(c.dest, c.error.code if c.error else None) for c in seen if c.machine == machine]
+
+
 async def until(room: Room, predicate: Any, within: float = 10.0) -> None:
     """Wait until ``predicate()`` holds; fail the test after ``within`` seconds."""
     assert await room.wait_until(predicate, within=within), "timed out waiting"

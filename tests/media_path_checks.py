@@ -22,7 +22,7 @@ from rtcstate.adapters.aiortc import AiortcTransport
 from rtcstate.adapters.janus import JanusTransport
 from rtcstate.models import ReconnectPolicy, StateChange
 
-from .helpers import frames, recorder, until
+from .helpers import frames, machine_codes, recorder, until
 
 MEDIA_NOTICED_WITHIN = 2.0
 """A media path that dies while signaling lives is ``reconnecting`` 53405 within 2 s (the
@@ -51,8 +51,7 @@ class Watched:
 
     def room_codes(self) -> list[tuple[str, int | None]]:
         """Bob's room's states, each with the code it carried."""
-        return [(c.dest, c.error.code if c.error else None) for c in self.seen
-                if c.machine == "room"]
+        return machine_codes(self.seen, "room")
 
     @property
     def received(self) -> int:

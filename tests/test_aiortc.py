@@ -57,6 +57,7 @@ from .helpers import (
     TOKEN_SECRET,
     captured_logs,
     frames,
+    machine_codes,
     recorder,
     silent_websocket_server,
     until,
@@ -722,8 +723,7 @@ async def test_a_failed_dtls_handshake_is_subscription_failed_with_53407_then_re
         assert bob_t.frames_received.get(sid, 0) == 0  # nothing was decrypted
         await until(bob, lambda: subscribed(bob) == 1)
         await frames(bob_t, [sid], 5, within=MEDIA_BOUND)
-    track = [(c.dest, c.error.code if c.error else None) for c in seen
-             if c.machine == "remote_track"]
+    track = machine_codes(seen, "remote_track")
     assert track[:3] == [("published", None), ("subscription_failed", 53407),
                          ("subscribed", None)]
     failed = next(c for c in seen if c.dest == "subscription_failed")

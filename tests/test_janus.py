@@ -26,7 +26,7 @@ from rtcstate.adapters.janus import JanusTransport
 from rtcstate.models import ReconnectPolicy, RetryPolicy
 from rtcstate.testing.janus import JanusServer, janus_unavailable
 
-from .helpers import frames, recorder, until
+from .helpers import frames, machine_codes, recorder, until
 from .helpers import machine_states as states
 from .media_path_checks import (
     check_media_blocked_past_the_window,
@@ -154,10 +154,6 @@ async def test_blocking_udp_stops_the_media_and_not_the_signaling(janus: JanusSe
         await frames(bob_t, [sid], blocked + 10, within=5)
 
 
-def room_codes(seen: list[Any]) -> list[tuple[str, int | None]]:
-    return [(c.dest, c.error.code if c.error else None) for c in seen if c.machine == "room"]
-
-
 async def test_media_blocked_while_signaling_lives_is_53405_then_reconnected_with_frames(
         janus: JanusServer) -> None:
     await check_media_blocked_then_allowed(lambda _identity: JanusTransport(janus.url),
@@ -188,8 +184,8 @@ async def test_a_cut_longer_than_the_window_ends_in_53001(janus: JanusServer) ->
             await until(alice, lambda: alice.state == "disconnected", within=5)
     finally:
         await anyio.to_thread.run_sync(janus.up)
-    assert room_codes(seen) == [("connecting", None), ("connected", None),
-                                ("reconnecting", 53001), ("disconnected", 53001)]
+    assert machine_codes(seen, "room") == [("connecting", None), ("connected", None),
+                                           ("reconnecting", 53001), ("disconnected", 53001)]
 
 
 async def test_a_second_join_with_the_same_identity_disconnects_the_first_with_53205(
@@ -200,7 +196,7 @@ async def test_a_second_join_with_the_same_identity_disconnects_the_first_with_5
         async with rtcstate.connect(JanusTransport(janus.url), options("alice", "twice")) as again:
             await until(first, lambda: first.state == "disconnected")
             assert again.state == "connected"
-    assert [(c.dest, c.error.code if c.error else None) for c in seen if c.machine == "room"] == [
+    assert machine_codes(seen, "room") == [
         ("connecting", None), ("connected", None), ("disconnected", 53205)]
 
 
