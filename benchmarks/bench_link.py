@@ -23,7 +23,9 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -37,6 +39,8 @@ from rtcstate.testing.netns import (
     VethLink,
     netns_unavailable,
 )
+
+_Server = TypeVar("_Server", JanusServer, NamespacedRoomServer)
 
 OUTAGES = 10
 OUTAGE_SECONDS = 1.0
@@ -94,37 +98,36 @@ def _line(what: str, seconds: list[float], note: str = "") -> None:
 
 
 async def janus() -> None:
-    server = JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=21)
-    await anyio.to_thread.run_sync(server.__enter__)
-    try:
+    async with _running(JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=21)) as server:
         await outages("Janus transport, Janus 1.1.2", "link cuts",
                       lambda _identity: JanusTransport(server.url), server.down, server.up,
                       target="< 1 s")
-    finally:
-        await anyio.to_thread.run_sync(server.__exit__, None, None, None)
 
 
 async def reference_media() -> None:
-    server = NamespacedRoomServer(SECRET, tag=f"b{int(time.time()) % 10000}", subnet=22)
-    await anyio.to_thread.run_sync(server.__enter__)
-    try:
+    tag = f"b{int(time.time()) % 10000}"
+    async with _running(NamespacedRoomServer(SECRET, tag=tag, subnet=22)) as server:
         def transport(identity: str) -> AiortcTransport:
             return AiortcTransport(server.url, create_access_token(SECRET, identity=identity,
                                                                    room="bench"))
 
         await outages("aiortc transport, reference server", "UDP blocks (signaling passing)",
                       transport, server.link.block_udp, server.link.allow_udp, target="< 2 s")
-    finally:
-        await anyio.to_thread.run_sync(server.__exit__, None, None, None)
 
 
 async def janus_media() -> None:
-    server = JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=23)
-    await anyio.to_thread.run_sync(server.__enter__)
-    try:
+    async with _running(JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=23)) as server:
         await outages("Janus transport, Janus 1.1.2", "UDP blocks (signaling passing)",
                       lambda _identity: JanusTransport(server.url), server.block_udp,
                       server.allow_udp, target="< 2 s")
+
+
+@asynccontextmanager
+async def _running(server: _Server) -> AsyncIterator[_Server]:
+    """``with server:`` from async code: its start and stop (``ip``, a process) in a thread."""
+    await anyio.to_thread.run_sync(server.__enter__)
+    try:
+        yield server
     finally:
         await anyio.to_thread.run_sync(server.__exit__, None, None, None)
 
