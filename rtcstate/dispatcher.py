@@ -352,7 +352,10 @@ class Dispatcher:
 
     def create_on_event(self, machine_class: type[LifecycleMachine]) -> None:
         """Create machines of ``machine_class`` when their spec's ``created_by`` event names an
-        unknown instance (a remote participant joining, a remote track published).
+        unknown instance (a remote participant joining, a remote track published), or one
+        whose machine has ended (it left, or was unpublished, and is back: a new machine
+        takes the old one's place). Naming one whose machine is still running is an
+        ``invalid_transition`` ("it already exists").
 
         Raises:
             TypeError: the spec has no ``created_by`` event.
@@ -650,7 +653,10 @@ class Dispatcher:
         timed.deadline = None
 
     def _create(self, event: Event, existing: LifecycleMachine | None) -> LifecycleMachine:
-        if existing is not None:
+        # One that has ended (a participant who left, a track unpublished) is replaced: the
+        # same sid begins again (Janus names a participant by its identity, and a track by
+        # its publisher and mid: both come back after leaving).
+        if existing is not None and not existing.is_terminal:
             raise InvalidTransition(existing.kind, existing.id, existing.state, event.trigger,
                                     "it already exists")
         factory = self._creatable.get(event.machine)

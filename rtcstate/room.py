@@ -515,6 +515,9 @@ class Room:
                 self.dispatcher.remove(machine)
                 self._latest.pop((kind, id), None)
 
+        earlier = self._forgetting.pop((kind, id), None)
+        if earlier is not None:  # the sid came back and ended again: the retention restarts
+            earlier.cancel()
         self._forgetting[(kind, id)] = clock.call_later(retention, forget)
 
     def _queue_action(self, action: _Action) -> None:

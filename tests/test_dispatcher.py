@@ -336,6 +336,30 @@ def test_registry() -> None:
     assert set(dispatcher.machines) == {("local_track", "camera")}
 
 
+def test_a_creation_event_for_an_ended_machine_begins_a_new_one() -> None:
+    from rtcstate import ParticipantMachine, RemoteTrackPublicationMachine
+
+    dispatcher = Dispatcher(clock=VirtualClock())
+    dispatcher.create_on_event(ParticipantMachine)
+    dispatcher.create_on_event(RemoteTrackPublicationMachine)
+    bob = {"participant_sid": "bob", "identity": "bob"}  # Janus's sids: the identity
+    camera = {"track_sid": "bob/0", "participant_sid": "bob", "kind": "video"}
+    steps = [dispatcher.dispatch({"type": "participant.connected", **bob})]
+    first = dispatcher.get("participant", "bob")
+    steps += [dispatcher.dispatch({"type": f"participant.{trigger}", **bob})
+              for trigger in ("disconnected", "connected")]
+    steps += [dispatcher.dispatch({"type": f"remote_track.{trigger}", **camera})
+              for trigger in ("published", "unpublished", "published")]
+    assert [(c.machine, c.source, c.dest) for c in steps] == [
+        ("participant", None, "connected"), ("participant", "connected", "disconnected"),
+        ("participant", None, "connected"),
+        ("remote_track", None, "published"), ("remote_track", "published", "unpublished"),
+        ("remote_track", None, "published")]
+    assert dispatcher.get("participant", "bob") is not first
+    assert dispatcher.get("remote_track", "bob/0").state == "published"
+    assert dispatcher.stats.rejected_by_reason == {}
+
+
 def test_creation_events_make_machines_when_allowed() -> None:
     from rtcstate import ParticipantMachine, RemoteTrackPublicationMachine
 
