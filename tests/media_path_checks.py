@@ -22,7 +22,7 @@ from rtcstate.adapters.aiortc import AiortcTransport
 from rtcstate.adapters.janus import JanusTransport
 from rtcstate.models import ReconnectPolicy, StateChange
 
-from .helpers import frames, machine_codes, recorder, until
+from .helpers import frames, machine_codes, machine_states, recorder, until
 
 MEDIA_NOTICED_WITHIN = 2.0
 """A media path that dies while signaling lives is ``reconnecting`` 53405 within 2 s (the
@@ -32,6 +32,13 @@ MEDIA_BACK_WITHIN = 5.0
 """Media is back within 0.6 s of UDP passing again, 1.4 s at most over ten outages (``make
 bench``); before the transports restarted video reception, aiortc's jitter buffer froze it for
 7-9 s once in ten. The bound is that it returns."""
+
+MEDIA_REMADE_WITHIN = 10.0
+"""Media is back on new connections within two attempts (``subscribe_timeout``, 2 s in the
+check) after UDP passes again, once the old connections' consent expired meanwhile."""
+
+CONSENT_EXPIRES_WITHIN = 6.0
+"""aioice's consent expiry with the check's constants (6 misses, 0.4-0.6 s apart: 3.6 s)."""
 
 RealTransport = AiortcTransport | JanusTransport
 Make = Callable[[str], RealTransport]
@@ -52,6 +59,12 @@ class Watched:
     def room_codes(self) -> list[tuple[str, int | None]]:
         """Bob's room's states, each with the code it carried."""
         return machine_codes(self.seen, "room")
+
+    @property
+    def track_state(self) -> str | None:
+        """The state of Bob's publication of Alice's camera, if he has one."""
+        track = self.bob.remote_tracks.get(self.sid)
+        return None if track is None else track.state
 
     @property
     def received(self) -> int:
@@ -113,6 +126,56 @@ async def check_media_blocked_past_the_window(make: Make, options: Options, bloc
             await anyio.to_thread.run_sync(allow)
     assert watched.room_codes() == [("connecting", None), ("connected", None),
                                     ("reconnecting", 53405), ("disconnected", 53405)]
+
+
+async def check_media_blocked_until_its_connections_expire(
+        make: Make, options: Options, block: Blocking, allow: Blocking, *,
+        renewal_republishes: bool) -> None:
+    """Blocked until aioice gives the connections up (its consent checks run every 0.5 s
+    here, not every 5 s: the caller patches ``aioice.ice.CONSENT_INTERVAL``), then allowed:
+    the transports make their media anew and are ``reconnected``, frames flow, and the
+    subscription was never told failed. ``renewal_republishes``: the service tells the others
+    a publication on a new connection as unpublished and published again (Janus does), else
+    the subscription carries on as it was."""
+    async with camera_watched(make, options) as watched:
+        bob, alice = watched.bob, watched.alice
+        held = [*watched.bob_transport._peer_connections(),
+                *_transport_of(alice)._peer_connections()]
+        await anyio.to_thread.run_sync(block)
+        try:
+            await until(bob, lambda: bob.state == "reconnecting", within=MEDIA_NOTICED_WITHIN)
+            await until(bob, lambda: all(pc.connectionState in ("failed", "closed")
+                                         for pc in held), within=CONSENT_EXPIRES_WITHIN)
+            stopped = watched.received
+        finally:
+            await anyio.to_thread.run_sync(allow)
+        await until(bob, lambda: bob.state == "connected", within=MEDIA_REMADE_WITHIN)
+        await until(alice, lambda: alice.state == "connected", within=MEDIA_REMADE_WITHIN)
+        await until(bob, lambda: watched.track_state == "subscribed", within=MEDIA_REMADE_WITHIN)
+        await frames(watched.bob_transport, [watched.sid], stopped + 10,
+                     within=MEDIA_REMADE_WITHIN)
+        now_held = [*watched.bob_transport._peer_connections(),
+                    *_transport_of(alice)._peer_connections()]
+        assert now_held
+        assert not set(held) & set(now_held), "media came back on a connection that gave up"
+    assert watched.room_codes() == [("connecting", None), ("connected", None),
+                                    ("reconnecting", 53405), ("connected", None),
+                                    ("disconnected", None)]
+    track_states = machine_states(watched.seen, "remote_track")
+    # (Bob's room ends its remote tracks as unpublished when he leaves.)
+    if renewal_republishes:  # once or more: each new connection that did not connect in time
+        assert track_states[:2] == ["published", "subscribed"]
+        assert track_states[-3:] == ["published", "subscribed", "unpublished"]
+        assert "unpublished" in track_states[2:-1]
+        assert "subscription_failed" not in track_states
+    else:
+        assert track_states == ["published", "subscribed", "unpublished"]
+
+
+def _transport_of(room: Room) -> RealTransport:
+    transport = room.transport
+    assert isinstance(transport, AiortcTransport | JanusTransport)
+    return transport
 
 
 async def check_signaling_blocked(make: Make, options: Options, block: Blocking,

@@ -16,6 +16,7 @@ import rtcstate
 from rtcstate import ConnectOptions
 from rtcstate.adapters.janus import JanusTransport
 from rtcstate.adapters.janus.api import MAX_MESSAGE_BYTES
+from rtcstate.adapters.janus.transport import _RemoteTrack
 from rtcstate.models import RetryPolicy
 
 from .helpers import captured_logs, silent_websocket_server
@@ -176,7 +177,7 @@ async def subscribing(monkeypatch: pytest.MonkeyPatch
     to: ``(transport, track, stub, connections made)``; every connection is closed after."""
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from rtcstate.adapters.janus import transport as janus_transport
+    from rtcstate.adapters.aiortc import client as aiortc_client
 
     made: list[RTCPeerConnection] = []
 
@@ -185,7 +186,7 @@ async def subscribing(monkeypatch: pytest.MonkeyPatch
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(janus_transport, "RTCPeerConnection", Recorded)
+    monkeypatch.setattr(aiortc_client, "RTCPeerConnection", Recorded)  # every transport's
     offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # nothing leaves the machine
     offerer.addTransceiver("audio", direction="sendonly")
     await offerer.setLocalDescription(await offerer.createOffer())
@@ -195,7 +196,7 @@ async def subscribing(monkeypatch: pytest.MonkeyPatch
             transport._janus = stub  # type: ignore[assignment]
             transport._options = ConnectOptions(room_name="r", identity="alice")
             transport._link_up = True
-            track = janus_transport._RemoteTrack(sid="bob/0", feed="bob", mid="0",
+            track = _RemoteTrack(sid="bob/0", feed="bob", mid="0",
                                                  name="mic", kind="audio")
             transport._remote[track.sid] = track
             yield transport, track, stub, made

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import aioice.ice
 import pytest
 
 from rtcstate import ConnectOptions
@@ -17,6 +18,7 @@ from .helpers import TOKEN_SECRET
 from .media_path_checks import (
     check_media_blocked_past_the_window,
     check_media_blocked_then_allowed,
+    check_media_blocked_until_its_connections_expire,
     check_signaling_blocked,
 )
 
@@ -38,10 +40,10 @@ def server() -> Iterator[NamespacedRoomServer]:
         yield running
 
 
-def maker(server: NamespacedRoomServer) -> Callable[[str], AiortcTransport]:
+def maker(server: NamespacedRoomServer, **kw: Any) -> Callable[[str], AiortcTransport]:
     def make(identity: str) -> AiortcTransport:
         token = create_access_token(TOKEN_SECRET, identity=identity, room=ROOM)
-        return AiortcTransport(server.url, token)
+        return AiortcTransport(server.url, token, **kw)
     return make
 
 
@@ -54,6 +56,16 @@ async def test_media_blocked_while_signaling_lives_is_53405_then_reconnected_wit
         server: NamespacedRoomServer) -> None:
     await check_media_blocked_then_allowed(maker(server), options, server.link.block_udp,
                                            server.link.allow_udp)
+
+
+async def test_media_blocked_until_its_connections_expire_is_remade_and_reconnected(
+        server: NamespacedRoomServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # aioice gives a connection up after six consent checks unanswered, 4-6 s apart: here
+    # 0.4-0.6 s apart, so that the outage outlasts the connections in seconds.
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)
+    await check_media_blocked_until_its_connections_expire(
+        maker(server, subscribe_timeout=2.0), options, server.link.block_udp,
+        server.link.allow_udp, renewal_republishes=False)
 
 
 async def test_media_blocked_past_the_window_is_disconnected_with_53405(

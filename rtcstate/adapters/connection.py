@@ -42,6 +42,7 @@ __all__ = [
     "CONNECTED",
     "DTLS_FAILED",
     "MEDIA_FAILED",
+    "MEDIA_PATH_DOWN",
     "SIGNALING_LOST",
     "Condition",
     "ConnectionMonitor",
@@ -81,6 +82,9 @@ class Condition:
 
 
 CONNECTED = Condition("connected")
+"""The Room connected: signaling and media both up."""
+MEDIA_PATH_DOWN = Condition("reconnecting", MEDIA_FAILED)
+"""The Room reconnecting because its media path failed while signaling lived."""
 
 
 def next_condition(current: Condition, signaling: SignalingState,

@@ -238,6 +238,9 @@ class Publish(_Message):
     name: _RequestedName
     kind: TrackKind
     sdp: _Sdp
+    renew: bool = False
+    """The track is published already and its connection gave up (its media path failed):
+    this offer replaces that connection, and is not a second publication of the name."""
 
 
 class Unpublish(_Message):

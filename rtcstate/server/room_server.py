@@ -750,9 +750,12 @@ class RoomServer:
     # -- media -------------------------------------------------------------------------------
 
     async def _publish(self, participant: _Participant, message: Publish) -> None:
-        # A track it published before a resume is offered again, and is not one more.
+        # A track it published before a resume is offered again, and is not one more; nor
+        # is one offered again because its connection gave up (``renew``).
         refused: PublishErrorCode | None = publication_refusal(
-            message.name, duplicate=message.name in participant.offered,
+            message.name, duplicate=(message.name in participant.offered
+                                     and not (message.renew
+                                              and message.name in participant.tracks)),
             full=(message.name not in participant.tracks
                   and len(participant.tracks) >= self.max_publications))
         scripted = self._publish_failures.get(participant.identity)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from types import TracebackType
 from typing import Self
 
 import anyio
 import anyio.abc
 import sniffio
-from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -28,6 +29,7 @@ from rtcstate.adapters.aiortc.media import RemoteMedia
 from rtcstate.adapters.connection import (
     CONNECTED,
     MEDIA_FAILED,
+    MEDIA_PATH_DOWN,
     Condition,
     ConnectionMonitor,
     MediaState,
@@ -57,9 +59,18 @@ class AiortcClient:
     backend = "aiortc"
     """The name the asyncio-only refusal uses."""
 
+    rtc_configuration: RTCConfiguration
+    """For every peer connection (subclasses set it)."""
+    subscribe_timeout: float
+    """Seconds a connection may take to connect (subclasses set it); while the media path is
+    down, one that has not connected in that time is made anew."""
+
     def __init__(self, *, media_probe_interval: float = 0.5, media_probe_misses: int = 2) -> None:
         self.liveness = MediaLiveness(media_probe_interval, media_probe_misses)
         self._monitor: ConnectionMonitor | None = None
+        self._made_at: weakref.WeakKeyDictionary[RTCPeerConnection, float] = (
+            weakref.WeakKeyDictionary())
+        self._remade_at: dict[str, float] = {}
         self._leaving = False
         self.emitted = 0
         self.frames_received: dict[str, int] = {}
@@ -91,33 +102,91 @@ class AiortcClient:
         """Every peer connection the transport holds now (subclasses)."""
         raise NotImplementedError
 
+    async def _remake_media(self) -> None:
+        """The media path is down, or just back: make anew every connection
+        :meth:`_due_for_remaking` (subclasses)."""
+        raise NotImplementedError
+
     # -- the media path ----------------------------------------------------------------------
 
     def _watch_media_of(self, room_name: str) -> None:
         """Joined ``room_name``: watch the media path for as long as the session lasts."""
         monitor = self._monitor = ConnectionMonitor(room_name)
         self.liveness.reset()
+        self._remade_at.clear()
         assert self._tasks is not None
         self._tasks.start_soon(self._watch_media, monitor)
 
     async def _watch_media(self, monitor: ConnectionMonitor) -> None:
         """Probe the media path while signaling is up, and tell the Room when it fails
-        (``reconnecting``, 53405) and when it is answered again (``reconnected``); until the
-        session ends (``monitor`` is no longer the session's)."""
+        (``reconnecting``, 53405) and when it is answered again (``reconnected``); while it
+        is down, make anew the connections that gave up; until the session ends (``monitor``
+        is no longer the session's)."""
         while not self._leaving and self._monitor is monitor:
             started = anyio.current_time()
             if self.connected:
                 media = await self.liveness.probe(self._peer_connections())
-                if (media is not None and self.connected and not self._leaving
-                        and self._monitor is monitor):
-                    was = monitor.condition
-                    self._tell_condition("connected", media)
-                    if was.code == MEDIA_FAILED and monitor.condition == CONNECTED:
-                        # What was lost on the way stays lost: frames resume from a keyframe.
-                        for pc in self._peer_connections():
-                            await restart_video_reception(pc)
+                if self.connected and not self._leaving and self._monitor is monitor:
+                    if media is not None:
+                        was = monitor.condition
+                        self._tell_condition("connected", media)
+                        if was.code == MEDIA_FAILED and monitor.condition == CONNECTED:
+                            # What was lost on the way stays lost: frames resume from a
+                            # keyframe.
+                            for pc in self._peer_connections():
+                                await restart_video_reception(pc)
+                            # Back on some connections: those that gave up meanwhile (their
+                            # failures were held) are made anew now.
+                            await self._remake_media()
+                    if self._media_failed:
+                        await self._remake_media()
             await anyio.sleep(max(0.0, self.liveness.interval
                                   - (anyio.current_time() - started)))
+
+    @property
+    def _media_failed(self) -> bool:
+        """Whether the Room is reconnecting because the media path failed (53405): the
+        connections that give up meanwhile are made anew, not told as failures of their
+        tracks."""
+        monitor = self._monitor
+        return monitor is not None and monitor.condition == MEDIA_PATH_DOWN
+
+    def _new_peer_connection(self) -> RTCPeerConnection:
+        """A peer connection, watched: if it was connected and its ICE fails (aioice's consent
+        expired, say), the media path has failed, whatever the probes saw so far."""
+        pc = RTCPeerConnection(self.rtc_configuration)
+        self._made_at[pc] = anyio.current_time()
+        was_connected = False
+
+        @pc.on("connectionstatechange")
+        def changed() -> None:
+            nonlocal was_connected
+            if pc.connectionState == "connected":
+                was_connected = True
+            elif (pc.connectionState == "failed" and was_connected
+                  and pc.iceConnectionState == "failed" and self.connected
+                  and not self._leaving and self._monitor is not None):
+                self._tell_condition("connected", "failed")
+
+        return pc
+
+    def _due_for_remaking(self, what: str, pc: RTCPeerConnection | None) -> bool:
+        """Whether the connection of ``what`` (a publication, a subscription), ``pc``, is to
+        be made anew now, while the media path is down: there is none, it failed or closed,
+        or it has not connected within :attr:`subscribe_timeout`; and ``what`` was not made
+        anew in the last :attr:`subscribe_timeout` (one new connection at a time, each given
+        the time a subscription has to connect). Says yes once per remaking."""
+        now = anyio.current_time()
+        last = self._remade_at.get(what)
+        if (pc is not None and pc.connectionState == "connected"
+                or last is not None and now - last < self.subscribe_timeout):
+            return False
+        if pc is not None and pc.connectionState not in ("failed", "closed"):
+            made_at = self._made_at.get(pc)
+            if made_at is not None and now - made_at < self.subscribe_timeout:
+                return False  # still connecting, and within its time
+        self._remade_at[what] = now
+        return True
 
     def _tell_condition(self, signaling: SignalingState, media: MediaState | None = None) -> None:
         """Emit what the connections being in these states means for the Room, if anything.

@@ -342,6 +342,23 @@ class AiortcTransport(AiortcClient):
     def _peer_connections(self) -> list[RTCPeerConnection]:
         return [*self._publishers.values(), *self._subscribers.values()]
 
+    async def _remake_media(self) -> None:
+        """Offer again the publications whose connection gave up (the server renews it, and
+        offers the subscribers new ones), and ask again for the subscriptions whose
+        connection gave up (the server offers new ones)."""
+        ws = self._ws
+        if ws is None:
+            return
+        for name, kind in list(self._publishing.items()):
+            if self._due_for_remaking(f"publication {name}", self._publishers.get(name)):
+                _log.info("publication_renewed", track=name)
+                await self._offer(ws, name, kind, fresh_media=False, renew=True)
+        for sid, pc in list(self._subscribers.items()):
+            if self._due_for_remaking(f"subscription {sid}", pc):
+                _log.info("resubscribe_requested", track=sid, reason="media_path")
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(Resubscribe(track_sid=sid).model_dump_json())
+
     # -- the session -------------------------------------------------------------------------
 
     async def _run(self, ws: ClientConnection) -> None:
@@ -507,12 +524,12 @@ class AiortcTransport(AiortcClient):
     # -- media -------------------------------------------------------------------------------
 
     async def _offer(self, ws: ClientConnection, name: str, kind: TrackKind,
-                     *, fresh_media: bool) -> None:
+                     *, fresh_media: bool, renew: bool = False) -> None:
         async with self._negotiating:
-            await self._offer_now(ws, name, kind, fresh_media=fresh_media)
+            await self._offer_now(ws, name, kind, fresh_media=fresh_media, renew=renew)
 
     async def _offer_now(self, ws: ClientConnection, name: str, kind: TrackKind,
-                         *, fresh_media: bool) -> None:
+                         *, fresh_media: bool, renew: bool) -> None:
         if name not in self._publishing:
             return  # unpublished while this offer waited its turn
         await self._close_publisher(name)
@@ -521,14 +538,14 @@ class AiortcTransport(AiortcClient):
             if media is not None:
                 media.stop()
             media = self.local_media[name] = self.source(name, kind)
-        pc = RTCPeerConnection(self.rtc_configuration)
+        pc = self._new_peer_connection()
         self._publishers[name] = pc
         with map_aiortc_errors():
             pc.addTrack(self._relay.subscribe(media, buffered=False))
             await set_local_description(pc, await pc.createOffer())
         with contextlib.suppress(ConnectionClosed):
-            await ws.send(Publish(name=name, kind=kind, sdp=pc.localDescription.sdp)
-                          .model_dump_json())
+            await ws.send(Publish(name=name, kind=kind, sdp=pc.localDescription.sdp,
+                                  renew=renew).model_dump_json())
 
     async def _publish_refused(self, refusal: PublishRefused) -> None:
         """The server refused a publication: forget it, and tell why (its catalog code)."""
@@ -556,7 +573,7 @@ class AiortcTransport(AiortcClient):
         old = self._subscribers.pop(info.sid, None)
         if old is not None:
             await self._close_pc(old)
-        pc = RTCPeerConnection(self.rtc_configuration)
+        pc = self._new_peer_connection()
         self._subscribers[info.sid] = pc
         tasks = self._tasks
         assert tasks is not None
@@ -610,6 +627,8 @@ class AiortcTransport(AiortcClient):
         times at most."""
         if self._subscribers.get(info.sid) is not pc or self._ws is not ws:
             return  # replaced, unpublished or reconnecting meanwhile
+        if self._media_failed:
+            return  # the media path is down, not this track's: it is made anew with it
         del self._subscribers[info.sid]
         await self._close_pc(pc)
         if info.sid in self._subscribed:  # it was receiving before (a re-feed failed)

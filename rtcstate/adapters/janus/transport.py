@@ -466,6 +466,31 @@ class JanusTransport(AiortcClient):
         if self._session_scope is not None:
             self._session_scope.cancel()
 
+    async def _remake_media(self) -> None:
+        """Publish again on a new connection if the publications' one gave up, and subscribe
+        again to the tracks whose subscription's connection gave up."""
+        if self._publications and self._due_for_remaking("publications", self._publisher_pc):
+            _log.info("publication_renewed", tracks=len(self._publications))
+            await self._renew_publication()
+        for track in list(self._remote.values()):
+            if self._due_for_remaking(f"subscription {track.sid}", track.pc):
+                _log.info("resubscribe_requested", track=track.sid, reason="media_path")
+                await self._subscribe(track)
+
+    async def _renew_publication(self) -> None:
+        """Publish every track again on a new peer connection: Janus takes a publisher's new
+        connection only after an ``unpublish`` (which the others are told, as an unpublish
+        and a publish of the same tracks, with the same sids)."""
+        async with self._negotiating:
+            janus, handle = self._janus, self._handle
+            pc, self._publisher_pc = self._publisher_pc, None
+            if pc is not None:
+                await close_peer_connection(pc)
+            if janus is not None and handle is not None and self._link_up:
+                with contextlib.suppress(JanusRequestError, ConnectionClosed, TimeoutError):
+                    await janus.message(handle, {"request": "unpublish"})
+            await self._negotiate_now()
+
     def _peer_connections(self) -> list[RTCPeerConnection]:
         connections = [t.pc for t in self._remote.values() if t.pc is not None]
         if self._publisher_pc is not None:
@@ -499,7 +524,7 @@ class JanusTransport(AiortcClient):
                 await self._feed_unpublished(feed)
         pc = self._publisher_pc
         if pc is not None and pc.connectionState in ("failed", "closed"):
-            await self._negotiate()
+            await self._renew_publication()
         for track in list(self._remote.values()):
             # Subscriptions being made when the link went, and those whose media did not
             # survive the outage, are made again.
@@ -721,7 +746,7 @@ class JanusTransport(AiortcClient):
         if offer.jsep is None:
             await self._drop_subscription(track)
             return
-        pc = track.pc = RTCPeerConnection(self.rtc_configuration)
+        pc = track.pc = self._new_peer_connection()
         connected = anyio.Event()
 
         @pc.on("track")
@@ -775,6 +800,8 @@ class JanusTransport(AiortcClient):
                                    why: str) -> None:
         if track.pc is not pc or not self._link_up:
             return  # replaced, unpublished or reconnecting meanwhile
+        if self._media_failed:
+            return  # the media path is down, not this track's: it is made anew with it
         await self._drop_subscription(track)
         if track.subscribed:
             track.subscribed = False
@@ -843,7 +870,7 @@ class JanusTransport(AiortcClient):
         if fresh:
             if pc is not None:
                 await close_peer_connection(pc)
-            pc = self._publisher_pc = RTCPeerConnection(self.rtc_configuration)
+            pc = self._publisher_pc = self._new_peer_connection()
             for publication in self._publications.values():
                 publication.transceiver = None
         assert pc is not None
