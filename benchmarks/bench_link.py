@@ -12,7 +12,9 @@ Then media only (issue 20): with the reference server in a namespace of its own
 (:class:`~rtcstate.testing.netns.NamespacedRoomServer`) and with Janus, ten times each, UDP is
 dropped for one second while signaling passes: how long until the publisher's Room is
 ``reconnecting`` with 53405 (target < 2 s), and after UDP is let through, until it is
-``connected`` again and until the subscriber's frames flow again.
+``connected`` again and until the subscriber's frames flow again. Then five times each
+until aioice has given the connections up (consent checks shortened to 0.5 s apart), so that
+media returns on new connections.
 
 Needs root (and Debian's ``janus`` for the Janus halves); says why not otherwise. Run with
 `make bench`.
@@ -23,12 +25,14 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from typing import TypeVar
 
 import anyio
 import anyio.to_thread
+from aiortc import RTCPeerConnection
 
 from rtcstate.adapters.aiortc import AiortcTransport, create_access_token
 from rtcstate.adapters.janus import JanusTransport
@@ -43,6 +47,7 @@ from rtcstate.testing.netns import (
 _Server = TypeVar("_Server", JanusServer, NamespacedRoomServer)
 
 OUTAGES = 10
+EXPIRING_OUTAGES = 5
 OUTAGE_SECONDS = 1.0
 SECRET = "rtcstate-bench-secret-of-32-bytes"
 PORT = 7881
@@ -115,11 +120,39 @@ async def reference_media() -> None:
                       transport, server.link.block_udp, server.link.allow_udp, target="< 2 s")
 
 
+        with _consent_checked_every(0.5):
+            await outages("aiortc transport, reference server", "UDP blocks",
+                          transport, server.link.block_udp, server.link.allow_udp,
+                          target="< 2 s", count=EXPIRING_OUTAGES, outlast_connections=True)
+
+
 async def janus_media() -> None:
     async with _running(JanusServer(tag=f"b{int(time.time()) % 10000}", subnet=23)) as server:
         await outages("Janus transport, Janus 1.1.2", "UDP blocks (signaling passing)",
                       lambda _identity: JanusTransport(server.url), server.block_udp,
                       server.allow_udp, target="< 2 s")
+        with _consent_checked_every(0.5):
+            await outages("Janus transport, Janus 1.1.2", "UDP blocks",
+                          lambda _identity: JanusTransport(server.url), server.block_udp,
+                          server.allow_udp, target="< 2 s", count=EXPIRING_OUTAGES,
+                          outlast_connections=True)
+
+
+def _all_gave_up(connections: list[RTCPeerConnection]) -> bool:
+    return all(pc.connectionState in ("failed", "closed") for pc in connections)
+
+
+@contextmanager
+def _consent_checked_every(seconds: float) -> Iterator[None]:
+    """aioice's consent checks (six misses give a connection up) ``seconds`` apart."""
+    import aioice.ice
+
+    before = aioice.ice.CONSENT_INTERVAL
+    aioice.ice.CONSENT_INTERVAL = seconds  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        aioice.ice.CONSENT_INTERVAL = before
 
 
 @asynccontextmanager
@@ -134,10 +167,13 @@ async def _running(server: _Server) -> AsyncIterator[_Server]:
 
 async def outages(label: str, kind: str,
                   transport: Callable[[str], AiortcTransport | JanusTransport],
-                  cut: Callable[[], None], restore: Callable[[], None], target: str) -> None:
-    """Ten outages of one second: ``cut`` (in a thread) until the measured client's Room is
-    ``reconnecting``, then ``restore`` until it is ``connected`` and until a subscriber's
-    frames flow again."""
+                  cut: Callable[[], None], restore: Callable[[], None], target: str, *,
+                  count: int = OUTAGES, outlast_connections: bool = False) -> None:
+    """``count`` outages of one second: ``cut`` (in a thread) until the measured client's
+    Room is ``reconnecting``, then ``restore`` until it is ``connected`` and until a
+    subscriber's frames flow again. ``outlast_connections``: each outage lasts until aioice
+    has given up every peer connection of both clients (its consent checks 0.5 s apart
+    instead of 5 s: about 3 s), so media comes back on new ones."""
     import rtcstate
     from rtcstate.dispatcher import Dispatcher
     from rtcstate.models import ConnectOptions, StateChange
@@ -150,9 +186,8 @@ async def outages(label: str, kind: str,
     recovery: list[float] = []
     media: list[float] = []
     codes: set[int | None] = set()
-    watcher = transport("watcher")
-    async with rtcstate.connect(transport("bot"), ConnectOptions(room_name="bench",
-                                                                 identity="bot"),
+    watcher, bot = transport("watcher"), transport("bot")
+    async with rtcstate.connect(bot, ConnectOptions(room_name="bench", identity="bot"),
                                 dispatcher=dispatcher) as room, \
             rtcstate.connect(watcher, ConnectOptions(room_name="bench",
                                                      identity="watcher")) as other:
@@ -161,14 +196,18 @@ async def outages(label: str, kind: str,
         sid = next(iter(other.remote_tracks))
         with anyio.fail_after(10):
             await watcher.wait_for_frames(sid, 10)
-        for _ in range(OUTAGES):
+        for _ in range(count):
+            held = [*bot._peer_connections(), *watcher._peer_connections()]
             cut_at = time.monotonic()
             await anyio.to_thread.run_sync(cut)
             try:
                 assert await room.wait_until(lambda: room.state == "reconnecting", within=10)
                 detection.append(changes[-1].at - cut_at)
                 codes.add(changes[-1].error.code if changes[-1].error else None)
-                await anyio.sleep(OUTAGE_SECONDS)  # the outage itself
+                if outlast_connections:
+                    assert await room.wait_until(partial(_all_gave_up, held), within=10)
+                else:
+                    await anyio.sleep(OUTAGE_SECONDS)  # the outage itself
             finally:
                 restored = time.monotonic()
                 await anyio.to_thread.run_sync(restore)
@@ -179,7 +218,9 @@ async def outages(label: str, kind: str,
                 await watcher.wait_for_frames(sid, frames + 1)
             media.append(time.monotonic() - restored)
             await anyio.sleep(0.5)
-    print(f"{label}, {OUTAGES} {kind} of {OUTAGE_SECONDS:.0f} s "
+    length = ("until every connection expired" if outlast_connections
+              else f"of {OUTAGE_SECONDS:.0f} s")
+    print(f"{label}, {count} {kind} {length} "
           f"(codes: {', '.join(str(code) for code in sorted(codes, key=str))}):")
     _line("loss detected (reconnecting) after", detection, f"(target {target})")
     _line("recovered (reconnected) after restore", recovery)
