@@ -12,7 +12,7 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RtpPacket
 
-from rtcstate.adapters.aiortc.liveness import MediaLiveness
+from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch
 from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.server.protocol import (
     _ice_connections,
@@ -152,5 +152,43 @@ async def test_restarting_video_reception_lets_frames_through_a_gap_nothing_fill
         assert [frame_from(n) for n in range(100, 120)] == [None] * 20
         assert await restart_video_reception(pc) == 1
         assert [frame_from(n) for n in range(120, 123)][1:] != [None] * 2
+    finally:
+        await pc.close()
+
+
+async def test_a_video_subscription_whose_packets_arrive_without_frames_is_restarted() -> None:
+    from aiortc.rtcrtpreceiver import StreamStatistics
+
+    pc = RTCPeerConnection(local_rtc_configuration())
+    try:
+        receiver = pc.addTransceiver("video", direction="recvonly").receiver
+        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+        stream = StreamStatistics(90000)
+        receiver._RTCRtpReceiver__remote_streams[1234] = stream  # type: ignore[attr-defined]
+        delivered = {"MT1": 0}
+
+        def arrive(*numbers: int) -> None:
+            for number in numbers:
+                packet = RtpPacket(sequence_number=number, timestamp=number * 3000, ssrc=1234)
+                packet._data = b"frame"  # type: ignore[attr-defined]
+                stream.add(packet)
+                if buffer.add(packet)[1] is not None:  # one packet a frame
+                    delivered["MT1"] += 1
+
+        watch = VideoStallWatch(after=1.0)
+        arrive(*range(4))
+        assert delivered["MT1"] == 3
+        assert await watch.check({"MT1": pc}, delivered, now=0.0) == []
+        assert await watch.check({"MT1": pc}, delivered, now=2.0) == []  # no packets: no media
+        # 4-99 lost, never retransmitted: packets come, frames do not.
+        arrive(*range(100, 110))
+        assert await watch.check({"MT1": pc}, delivered, now=2.5) == []  # 0.5 s: not yet
+        arrive(*range(110, 120))
+        assert delivered["MT1"] == 3
+        assert await watch.check({"MT1": pc}, delivered, now=3.0) == ["MT1"]
+        arrive(*range(130, 133))
+        assert delivered["MT1"] == 5
+        assert await watch.check({"MT1": pc}, delivered, now=5.0) == []  # frames flow
+        assert watch.restarts == 1
     finally:
         await pc.close()

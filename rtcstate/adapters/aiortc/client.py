@@ -24,7 +24,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from rtcstate.adapters.aiortc.liveness import MediaLiveness
+from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch
 from rtcstate.adapters.aiortc.media import RemoteMedia
 from rtcstate.adapters.connection import (
     CONNECTED,
@@ -67,6 +67,7 @@ class AiortcClient:
 
     def __init__(self, *, media_probe_interval: float = 0.5, media_probe_misses: int = 2) -> None:
         self.liveness = MediaLiveness(media_probe_interval, media_probe_misses)
+        self.video_stalls = VideoStallWatch()
         self._monitor: ConnectionMonitor | None = None
         self._made_at: weakref.WeakKeyDictionary[RTCPeerConnection, float] = (
             weakref.WeakKeyDictionary())
@@ -102,6 +103,10 @@ class AiortcClient:
         """Every peer connection the transport holds now (subclasses)."""
         raise NotImplementedError
 
+    def _subscriptions(self) -> dict[str, RTCPeerConnection]:
+        """The connection of each subscription, by remote track sid (subclasses)."""
+        raise NotImplementedError
+
     async def _remake_media(self) -> None:
         """The media path is down, or just back: make anew every connection
         :meth:`_due_for_remaking` (subclasses)."""
@@ -113,6 +118,7 @@ class AiortcClient:
         """Joined ``room_name``: watch the media path for as long as the session lasts."""
         monitor = self._monitor = ConnectionMonitor(room_name)
         self.liveness.reset()
+        self.video_stalls.reset()
         self._remade_at.clear()
         assert self._tasks is not None
         self._tasks.start_soon(self._watch_media, monitor)
@@ -140,6 +146,11 @@ class AiortcClient:
                             await self._remake_media()
                     if self._media_failed:
                         await self._remake_media()
+                    elif monitor.condition == CONNECTED:
+                        for sid in await self.video_stalls.check(
+                                self._subscriptions(), self.frames_received,
+                                anyio.current_time()):
+                            _log.info("video_reception_restarted", track=sid)
             await anyio.sleep(max(0.0, self.liveness.interval
                                   - (anyio.current_time() - started)))
 

@@ -24,7 +24,7 @@ connection is simply not probed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -32,9 +32,9 @@ from aioice import stun
 from aiortc import RTCPeerConnection
 
 from rtcstate.adapters.connection import MediaState
-from rtcstate.server.protocol import _ice_connections
+from rtcstate.server.protocol import _ice_connections, restart_video_reception
 
-__all__ = ["MediaLiveness"]
+__all__ = ["MediaLiveness", "VideoStallWatch"]
 
 
 class MediaLiveness:
@@ -104,6 +104,53 @@ class MediaLiveness:
         if any(missed >= self.misses for missed in self._missed.values()):
             return "failed"
         return "connected" if answered else None
+
+
+class VideoStallWatch:
+    """Restarts video reception (:func:`~rtcstate.server.protocol.restart_video_reception`)
+    on a subscription whose packets keep arriving while no frame has come out for ``after``
+    seconds: aiortc's jitter buffer is holding every frame behind a gap no retransmission
+    fills. A restart when media returns after an outage is not always enough: retransmissions
+    of packets from before the outage, asked for by the receiver and arriving after the
+    restart, take the buffer back to their place in the sequence, gap included (seen on Janus
+    about one outage in two). Call :meth:`check` every half second or so.
+
+    Args:
+        after: seconds of packets without frames that make a stall.
+    """
+
+    def __init__(self, after: float = 1.0) -> None:
+        self.after = after
+        self.restarts = 0
+        self._progress: dict[str, tuple[int, int, float]] = {}  # sid: frames, packets, since
+
+    def reset(self) -> None:
+        """Forget what was seen (the connections are being made anew)."""
+        self._progress.clear()
+
+    async def check(self, subscriptions: Mapping[str, RTCPeerConnection],
+                    frames: Mapping[str, int], now: float) -> list[str]:
+        """Look at each subscription (``sid -> connection``) against the frames delivered so
+        far (``sid -> count``) at time ``now``; restart the stalled ones. Returns their sids."""
+        for gone in [sid for sid in self._progress if sid not in subscriptions]:
+            del self._progress[gone]
+        restarted: list[str] = []
+        for sid, pc in subscriptions.items():
+            packets = _packets_received(pc)
+            if packets is None:
+                continue
+            delivered = frames.get(sid, 0)
+            last = self._progress.get(sid)
+            if last is None or delivered != last[0] or packets == last[1]:
+                self._progress[sid] = (delivered, packets, now)  # frames flow, or no media
+            elif now - last[2] >= self.after:
+                if await restart_video_reception(pc):
+                    restarted.append(sid)
+                    self.restarts += 1
+                self._progress[sid] = (delivered, packets, now)
+            else:
+                self._progress[sid] = (delivered, packets, last[2])
+        return restarted
 
 
 def _packets_received(pc: RTCPeerConnection) -> int | None:

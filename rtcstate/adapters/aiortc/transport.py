@@ -342,6 +342,9 @@ class AiortcTransport(AiortcClient):
     def _peer_connections(self) -> list[RTCPeerConnection]:
         return [*self._publishers.values(), *self._subscribers.values()]
 
+    def _subscriptions(self) -> dict[str, RTCPeerConnection]:
+        return dict(self._subscribers)
+
     async def _remake_media(self) -> None:
         """Offer again the publications whose connection gave up (the server renews it, and
         offers the subscribers new ones), and ask again for the subscriptions whose

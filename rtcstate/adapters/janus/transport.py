@@ -491,6 +491,9 @@ class JanusTransport(AiortcClient):
                     await janus.message(handle, {"request": "unpublish"})
             await self._negotiate_now()
 
+    def _subscriptions(self) -> dict[str, RTCPeerConnection]:
+        return {t.sid: t.pc for t in self._remote.values() if t.pc is not None}
+
     def _peer_connections(self) -> list[RTCPeerConnection]:
         connections = [t.pc for t in self._remote.values() if t.pc is not None]
         if self._publisher_pc is not None:
