@@ -183,6 +183,12 @@ async def restart_video_reception(pc: RTCPeerConnection) -> int:
             continue
         buffer._packets = [None] * len(packets)  # type: ignore[union-attr]
         buffer._origin = None  # type: ignore[union-attr]
+        # Nor are the packets lost so far asked for again: their retransmissions, arriving
+        # after this, would take the buffer back to the gap.
+        missing = getattr(getattr(receiver, "_RTCRtpReceiver__nack_generator", None),
+                          "missing", None)
+        if isinstance(missing, set):
+            missing.clear()
         restarted += 1
         streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", None) or {}
         retransmissions = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", None) or {}
