@@ -142,7 +142,8 @@ class AiortcClient:
                             for pc in self._peer_connections():
                                 await restart_video_reception(pc)
                             # Back on some connections: those that gave up meanwhile (their
-                            # failures were held) are made anew now.
+                            # failures were held) are made anew now, without waiting their turn.
+                            self._remade_at.clear()
                             await self._remake_media()
                     if self._media_failed:
                         await self._remake_media()
@@ -183,10 +184,11 @@ class AiortcClient:
 
     def _due_for_remaking(self, what: str, pc: RTCPeerConnection | None) -> bool:
         """Whether the connection of ``what`` (a publication, a subscription), ``pc``, is to
-        be made anew now, while the media path is down: there is none, it failed or closed,
-        or it has not connected within :attr:`subscribe_timeout`; and ``what`` was not made
-        anew in the last :attr:`subscribe_timeout` (one new connection at a time, each given
-        the time a subscription has to connect). Says yes once per remaking."""
+        be made anew now (the media path is down, or just back): there is none, it failed or
+        closed, or it has not connected within :attr:`subscribe_timeout`; and ``what`` was not
+        made anew in the last :attr:`subscribe_timeout` during this outage (one new connection
+        at a time, each given the time a subscription has to connect). Says yes once per
+        remaking."""
         now = anyio.current_time()
         last = self._remade_at.get(what)
         if (pc is not None and pc.connectionState == "connected"
