@@ -133,6 +133,8 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="misses"):
         MediaLiveness(misses=0)
     assert MediaLiveness(0.5, 2).notice_within == 1.5
+    with pytest.raises(ValueError, match="after"):
+        VideoStallWatch(after=0)
 
 
 async def test_restarting_video_reception_lets_frames_through_a_gap_nothing_filled() -> None:
