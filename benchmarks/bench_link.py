@@ -25,8 +25,8 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import TypeVar
 
@@ -36,6 +36,7 @@ from aiortc import RTCPeerConnection
 
 from rtcstate.adapters.aiortc import AiortcTransport, create_access_token
 from rtcstate.adapters.janus import JanusTransport
+from rtcstate.testing.aiortc import consent_checked_every
 from rtcstate.testing.janus import JanusServer, janus_unavailable
 from rtcstate.testing.netns import (
     LineReader,
@@ -118,9 +119,7 @@ async def reference_media() -> None:
 
         await outages("aiortc transport, reference server", "UDP blocks (signaling passing)",
                       transport, server.link.block_udp, server.link.allow_udp, target="< 2 s")
-
-
-        with _consent_checked_every(0.5):
+        with consent_checked_every(0.5):
             await outages("aiortc transport, reference server", "UDP blocks",
                           transport, server.link.block_udp, server.link.allow_udp,
                           target="< 2 s", count=EXPIRING_OUTAGES, outlast_connections=True)
@@ -131,7 +130,7 @@ async def janus_media() -> None:
         await outages("Janus transport, Janus 1.1.2", "UDP blocks (signaling passing)",
                       lambda _identity: JanusTransport(server.url), server.block_udp,
                       server.allow_udp, target="< 2 s")
-        with _consent_checked_every(0.5):
+        with consent_checked_every(0.5):
             await outages("Janus transport, Janus 1.1.2", "UDP blocks",
                           lambda _identity: JanusTransport(server.url), server.block_udp,
                           server.allow_udp, target="< 2 s", count=EXPIRING_OUTAGES,
@@ -140,19 +139,6 @@ async def janus_media() -> None:
 
 def _all_gave_up(connections: list[RTCPeerConnection]) -> bool:
     return all(pc.connectionState in ("failed", "closed") for pc in connections)
-
-
-@contextmanager
-def _consent_checked_every(seconds: float) -> Iterator[None]:
-    """aioice's consent checks (six misses give a connection up) ``seconds`` apart."""
-    import aioice.ice
-
-    before = aioice.ice.CONSENT_INTERVAL
-    aioice.ice.CONSENT_INTERVAL = seconds  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        aioice.ice.CONSENT_INTERVAL = before
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ from rtcstate import ConnectOptions, Room
 from rtcstate.adapters.aiortc import AiortcTransport
 from rtcstate.adapters.janus import JanusTransport
 from rtcstate.models import ReconnectPolicy, StateChange
+from rtcstate.testing.aiortc import consent_checked_every
 
 from .helpers import frames, machine_codes, machine_states, recorder, until
 
@@ -52,6 +53,7 @@ class Watched:
 
     alice: Room
     bob: Room
+    alice_transport: RealTransport
     bob_transport: RealTransport
     sid: str
     seen: list[StateChange]
@@ -75,15 +77,15 @@ class Watched:
 async def camera_watched(make: Make, options: Options, **bob_options: Any
                          ) -> AsyncIterator[Watched]:
     dispatcher, seen = recorder()
-    bob_transport = make("bob")
-    async with rtcstate.connect(make("alice"), options("alice")) as alice, \
+    alice_transport, bob_transport = make("alice"), make("bob")
+    async with rtcstate.connect(alice_transport, options("alice")) as alice, \
             rtcstate.connect(bob_transport, options("bob", **bob_options),
                              dispatcher=dispatcher) as bob:
         await alice.publish("camera", "video")
         await until(bob, lambda: [t.state for t in bob.remote_tracks.values()] == ["subscribed"])
         sid = next(iter(bob.remote_tracks))
         await frames(bob_transport, [sid], 5)
-        yield Watched(alice, bob, bob_transport, sid, seen)
+        yield Watched(alice, bob, alice_transport, bob_transport, sid, seen)
 
 
 async def check_media_blocked_then_allowed(make: Make, options: Options, block: Blocking,
@@ -131,16 +133,24 @@ async def check_media_blocked_past_the_window(make: Make, options: Options, bloc
 async def check_media_blocked_until_its_connections_expire(
         make: Make, options: Options, block: Blocking, allow: Blocking, *,
         renewal_republishes: bool) -> None:
-    """Blocked until aioice gives the connections up (its consent checks run every 0.5 s
-    here, not every 5 s: the caller patches ``aioice.ice.CONSENT_INTERVAL``), then allowed:
+    """Blocked until aioice gives the connections up (its consent checks 0.5 s apart here,
+    not 5 s: :func:`~rtcstate.testing.aiortc.consent_checked_every`), then allowed:
     the transports make their media anew and are ``reconnected``, frames flow, and the
     subscription was never told failed. ``renewal_republishes``: the service tells the others
     a publication on a new connection as unpublished and published again (Janus does), else
     the subscription carries on as it was."""
+    with consent_checked_every(0.5):
+        await _blocked_until_its_connections_expire(make, options, block, allow,
+                                                    renewal_republishes=renewal_republishes)
+
+
+async def _blocked_until_its_connections_expire(
+        make: Make, options: Options, block: Blocking, allow: Blocking, *,
+        renewal_republishes: bool) -> None:
     async with camera_watched(make, options) as watched:
         bob, alice = watched.bob, watched.alice
         held = [*watched.bob_transport._peer_connections(),
-                *_transport_of(alice)._peer_connections()]
+                *watched.alice_transport._peer_connections()]
         await anyio.to_thread.run_sync(block)
         try:
             await until(bob, lambda: bob.state == "reconnecting", within=MEDIA_NOTICED_WITHIN)
@@ -155,7 +165,7 @@ async def check_media_blocked_until_its_connections_expire(
         await frames(watched.bob_transport, [watched.sid], stopped + 10,
                      within=MEDIA_REMADE_WITHIN)
         now_held = [*watched.bob_transport._peer_connections(),
-                    *_transport_of(alice)._peer_connections()]
+                    *watched.alice_transport._peer_connections()]
         assert now_held
         assert not set(held) & set(now_held), "media came back on a connection that gave up"
     assert watched.room_codes() == [("connecting", None), ("connected", None),
@@ -170,12 +180,6 @@ async def check_media_blocked_until_its_connections_expire(
         assert "subscription_failed" not in track_states
     else:
         assert track_states == ["published", "subscribed", "unpublished"]
-
-
-def _transport_of(room: Room) -> RealTransport:
-    transport = room.transport
-    assert isinstance(transport, AiortcTransport | JanusTransport)
-    return transport
 
 
 async def check_signaling_blocked(make: Make, options: Options, block: Blocking,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import aioice.ice
 import pytest
 
 from rtcstate import ConnectOptions
@@ -59,10 +58,7 @@ async def test_media_blocked_while_signaling_lives_is_53405_then_reconnected_wit
 
 
 async def test_media_blocked_until_its_connections_expire_is_remade_and_reconnected(
-        server: NamespacedRoomServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    # aioice gives a connection up after six consent checks unanswered, 4-6 s apart: here
-    # 0.4-0.6 s apart, so that the outage outlasts the connections in seconds.
-    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)
+        server: NamespacedRoomServer) -> None:
     await check_media_blocked_until_its_connections_expire(
         maker(server, subscribe_timeout=2.0), options, server.link.block_udp,
         server.link.allow_udp, renewal_republishes=False)

@@ -28,7 +28,6 @@ from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch
 from rtcstate.adapters.aiortc.media import RemoteMedia
 from rtcstate.adapters.connection import (
     CONNECTED,
-    MEDIA_FAILED,
     MEDIA_PATH_DOWN,
     Condition,
     ConnectionMonitor,
@@ -136,7 +135,7 @@ class AiortcClient:
                     if media is not None:
                         was = monitor.condition
                         self._tell_condition("connected", media)
-                        if was.code == MEDIA_FAILED and monitor.condition == CONNECTED:
+                        if was == MEDIA_PATH_DOWN and monitor.condition == CONNECTED:
                             # What was lost on the way stays lost: frames resume from a
                             # keyframe.
                             for pc in self._peer_connections():
