@@ -12,8 +12,15 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RtpPacket
 
+from rtcstate.adapters.aiortc.client import AiortcClient
 from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch
 from rtcstate.adapters.aiortc.media import synthetic_track
+from rtcstate.adapters.connection import (
+    CONNECTED,
+    MEDIA_PATH_DOWN,
+    ConnectionMonitor,
+    MediaState,
+)
 from rtcstate.server.protocol import (
     _ice_connections,
     close_peer_connection,
@@ -196,4 +203,79 @@ async def test_a_video_subscription_whose_packets_arrive_without_frames_is_resta
         assert await watch.check({"MT1": pc}, delivered, now=5.0) == []  # frames flow
         assert watch.restarts == 1
     finally:
+        await pc.close()
+
+
+class _OneSubscription(AiortcClient):
+    """A client whose only connection is one video subscription, ``pc``, probed by a script."""
+
+    def __init__(self, pc: RTCPeerConnection, answers: list[MediaState]) -> None:
+        super().__init__()
+        self.pc = pc
+        self.answers = answers
+
+        async def probe(_connections: object) -> MediaState:
+            return self.answers.pop(0)
+
+        self.liveness.probe = probe  # type: ignore[method-assign,assignment]
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    def _peer_connections(self) -> list[RTCPeerConnection]:
+        return [self.pc]
+
+    def _subscriptions(self) -> dict[str, RTCPeerConnection]:
+        return {"MT1": self.pc}
+
+    async def _remake_media(self) -> None:
+        pass
+
+    async def disconnect(self) -> None:
+        pass
+
+    async def _close_media(self) -> None:
+        pass
+
+
+async def test_after_an_outage_the_stall_watch_starts_anew() -> None:
+    # Before: the frames and packets it counted before the outage were compared with those
+    # after, as if the outage had been a stall: reception was restarted a second time on the
+    # tick media came back (the first restart, at reconnection, is the watch loop's own).
+    from aiortc.rtcrtpreceiver import StreamStatistics
+
+    pc = RTCPeerConnection(local_rtc_configuration())
+    client = _OneSubscription(pc, ["connected", "failed", "failed", "connected", "connected"])
+    try:
+        receiver = pc.addTransceiver("video", direction="recvonly").receiver
+        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+        stream = StreamStatistics(90000)
+        receiver._RTCRtpReceiver__remote_streams[1234] = stream  # type: ignore[attr-defined]
+        client.frames_received["MT1"] = 0
+
+        def arrive(*numbers: int) -> None:
+            for number in numbers:
+                packet = RtpPacket(sequence_number=number, timestamp=number * 3000, ssrc=1234)
+                packet._data = b"frame"  # type: ignore[attr-defined]
+                stream.add(packet)
+                if buffer.add(packet)[1] is not None:  # one packet a frame
+                    client.frames_received["MT1"] += 1
+
+        monitor = client._monitor = ConnectionMonitor("standup")
+        arrive(*range(4))
+        await client._watch_tick(monitor, now=0.0)
+        assert monitor.condition == CONNECTED
+        await client._watch_tick(monitor, now=0.5)  # the outage: nothing arrives
+        await client._watch_tick(monitor, now=1.0)
+        assert monitor.condition == MEDIA_PATH_DOWN
+        arrive(*range(100, 103))  # back, and the watch restarts reception
+        await client._watch_tick(monitor, now=1.5)
+        assert monitor.condition == CONNECTED
+        assert (buffer._origin, client.video_stalls.restarts) == (None, 0)
+        arrive(*range(103, 106))  # frames flow from the restart on
+        await client._watch_tick(monitor, now=2.0)
+        assert (client.frames_received["MT1"], client.video_stalls.restarts) == (5, 0)
+    finally:
+        await client.aclose()
         await pc.close()

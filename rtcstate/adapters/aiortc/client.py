@@ -129,30 +129,37 @@ class AiortcClient:
         is no longer the session's)."""
         while not self._leaving and self._monitor is monitor:
             started = anyio.current_time()
-            if self.connected:
-                media = await self.liveness.probe(self._peer_connections())
-                if self.connected and not self._leaving and self._monitor is monitor:
-                    if media is not None:
-                        was = monitor.condition
-                        self._tell_condition("connected", media)
-                        if was == MEDIA_PATH_DOWN and monitor.condition == CONNECTED:
-                            # What was lost on the way stays lost: frames resume from a
-                            # keyframe.
-                            for pc in self._peer_connections():
-                                await restart_video_reception(pc)
-                            # Back on some connections: those that gave up meanwhile (their
-                            # failures were held) are made anew now, without waiting their turn.
-                            self._remade_at.clear()
-                            await self._remake_media()
-                    if self._media_failed:
-                        await self._remake_media()
-                    elif monitor.condition == CONNECTED:
-                        for sid in await self.video_stalls.check(
-                                self._subscriptions(), self.frames_received,
-                                anyio.current_time()):
-                            _log.info("video_reception_restarted", track=sid)
+            await self._watch_tick(monitor, started)
             await anyio.sleep(max(0.0, self.liveness.interval
                                   - (anyio.current_time() - started)))
+
+    async def _watch_tick(self, monitor: ConnectionMonitor, now: float) -> None:
+        """One look at the media path (see :meth:`_watch_media`), at time ``now``."""
+        if not self.connected:
+            self.video_stalls.reset()  # what it saw before the outage would read as a stall
+            return
+        media = await self.liveness.probe(self._peer_connections())
+        if not self.connected or self._leaving or self._monitor is not monitor:
+            return
+        if media is not None:
+            was = monitor.condition
+            self._tell_condition("connected", media)
+            if was == MEDIA_PATH_DOWN and monitor.condition == CONNECTED:
+                # What was lost on the way stays lost: frames resume from a keyframe.
+                for pc in self._peer_connections():
+                    await restart_video_reception(pc)
+                # Back on some connections: those that gave up meanwhile (their failures
+                # were held) are made anew now, without waiting their turn.
+                self._remade_at.clear()
+                await self._remake_media()
+        if self._media_failed:
+            await self._remake_media()
+        if monitor.condition == CONNECTED:
+            for sid in await self.video_stalls.check(self._subscriptions(),
+                                                     self.frames_received, now):
+                _log.info("video_reception_restarted", track=sid)
+        else:
+            self.video_stalls.reset()
 
     @property
     def _media_failed(self) -> bool:
