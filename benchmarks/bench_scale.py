@@ -160,10 +160,10 @@ def timers(count: int) -> dict[str, float]:
 
     clock, dispatcher, enter, leave = rooms(count)
     first = timed(dispatcher, enter)
-    pending = clock.pending
+    pending = dispatcher.pending_timeouts
     left = timed(dispatcher, leave)
     again = timed(dispatcher, enter)
-    traced_clock, traced, traced_enter, _ = rooms(count // 10)
+    _, traced, traced_enter, _ = rooms(count // 10)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for event in traced_enter:
@@ -172,7 +172,8 @@ def timers(count: int) -> dict[str, float]:
     tracemalloc.stop()
     return {"timeouts": pending, "bytes_per_timeout": held / (count // 10),
             "enter_us": first, "leave_us": left, "enter_again_us": again,
-            "pending_after": clock.pending, "traced_pending": traced_clock.pending,
+            "pending_after": dispatcher.pending_timeouts,
+            "clock_timers": clock.pending, "traced_pending": traced.pending_timeouts,
             "peak_rss_mb": peak_rss_mb()}
 
 
@@ -216,7 +217,9 @@ def main() -> None:
           f"{int(pending['timeouts']):,} timeouts pending, {pending['bytes_per_timeout']:.0f} B "
           f"each (the change and event included); per room: enter {pending['enter_us']:.2f} µs, "
           f"leave {pending['leave_us']:.2f} µs, enter again {pending['enter_again_us']:.2f} µs "
-          f"(dispatch included); peak RSS {pending['peak_rss_mb']:.0f} MiB")
+          f"(dispatch included); {int(pending['pending_after']):,} pending after leaving and "
+          f"entering again, on {int(pending['clock_timers'])} clock timer; "
+          f"peak RSS {pending['peak_rss_mb']:.0f} MiB")
     timed = run_child("tours")
     print("transition tours (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timed.items())
           + "   (target < 100 ms each)")

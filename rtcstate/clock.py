@@ -7,8 +7,8 @@
   given, so its timers never outlive that group.
 
 Both keep timers in a heap with tombstones: scheduling is one push, cancelling marks the
-timer, and a million pending timers cost the memory for them only. (The dispatcher does not even
-cancel: it disarms a left state's timeout and lets its timer fire for nothing.)
+timer, and a million pending timers cost the memory for them only. (A dispatcher asks for one
+timer at a time: it keeps its state timeouts in a heap of its own.)
 
 Both implement :class:`Clock`; the dispatcher needs nothing else.
 

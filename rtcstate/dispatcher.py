@@ -5,9 +5,10 @@ given to every listener) or *rejected* (one structured log line with the reason,
 :attr:`Dispatcher.stats`); the machine is unchanged by a rejected event. Timeouts of the state a
 machine enters (retry back-off, reconnect window, warning escalation) run on the dispatcher's
 :class:`~rtcstate.clock.Clock` and come back as ordinary events through the same queue; leaving
-the state disarms its timeout. The clock timer behind it is cancelled lazily (one per machine
-at most, doing nothing if it fires for a state left), so entering and leaving a timed state
-costs next to nothing.
+the state disarms its timeout. A dispatcher keeps its timeouts in a heap of its own, with one
+clock timer for the earliest: entering a timed state is a push, leaving it marks the entry
+stale (dropped when it comes up), so entering and leaving a timed state costs next to
+nothing.
 
 Two ways to drive it:
 
@@ -23,6 +24,8 @@ Two ways to drive it:
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -206,71 +209,29 @@ class _TimerFired:
 
 
 _DUE = 1e-9
-"""Seconds short of a deadline that count as on it (a re-armed timer's float arithmetic)."""
+"""Seconds short of a deadline that count as on it (float arithmetic)."""
+
+_heappush = heapq.heappush
+_Deadline = tuple[float, int, LifecycleMachine, Timeout]
+"""A timed state entered: ``(deadline, entry, machine, timeout)``; entries are numbered in
+the order made (unique, so a heap never compares further)."""
 
 
-class _StateTimeout:
-    """The timeout of the timed state a machine is in, and the one clock timer behind it.
-
-    Entering a timed state sets a deadline; leaving it clears the deadline and leaves the clock
-    alone (lazy cancellation). A machine has one clock timer at most: when it fires early (the
-    state was entered again since, so the deadline moved on) it is armed again for what
-    remains; when it fires for a state left, it does nothing. A room flapping
-    ``connected <-> reconnecting`` thus costs a few attribute writes per flap instead of a
-    timer each, and pending timeouts cost one small object per machine.
-    """
-
-    __slots__ = ("armed", "deadline", "dispatcher", "entry", "handle", "machine", "timeout")
-
-    def __init__(self, dispatcher: Dispatcher, machine: LifecycleMachine,
-                 timeout: Timeout) -> None:
-        self.dispatcher = dispatcher
-        self.machine = machine
-        self.timeout = timeout
-        self.deadline: float | None = None  # None: not in a timed state
-        self.armed: float | None = None  # the deadline the clock timer is set for
-        self.handle: TimerHandle | None = None
-        self.entry = 0
-
-    def enter(self, clock: Clock, timeout: Timeout) -> None:
-        """The machine entered a timed state: time it out ``timeout.delay`` from now."""
-        delay = timeout.delay(self.machine)
-        deadline = clock.now() + delay
-        self.timeout = timeout
-        self.deadline = deadline
-        self.entry += 1
-        armed = self.armed
-        if armed is None or armed > deadline:
-            if self.handle is not None:
-                self.handle.cancel()
-            self.armed = deadline
-            self.handle = clock.call_later(delay, self)
-
-    def disarm(self) -> None:
-        """No timeout any more, and no clock timer (the machine is removed, the block ends)."""
-        handle = self.handle
-        self.deadline = self.armed = self.handle = None
-        if handle is not None:
-            handle.cancel()
-
-    def __call__(self) -> None:  # the clock timer
-        self.armed = self.handle = None
-        deadline = self.deadline
-        if deadline is None:
-            return  # the state was left
-        dispatcher = self.dispatcher
-        clock = dispatcher._clock
-        assert clock is not None  # it called
-        remaining = deadline - clock.now()
-        if remaining > _DUE:  # entered again since: wait for the rest
-            self.armed = deadline
-            self.handle = clock.call_later(remaining, self)
-            return
-        machine = self.machine
-        dispatcher._timer_fired(_TimerFired(machine, self.timeout.event(machine), self.entry))
-
+_COMPACT_ABOVE = 1024
+"""Stale entries a dispatcher's heap of deadlines may hold beyond twice its live ones."""
 
 _CREATION_EVENTS = frozenset(spec.created_by for spec in SPECS.values() if spec.created_by)
+
+_routes: dict[type[Event], tuple[str, str, bool]] = {}
+
+
+def _route(model: type[Event]) -> tuple[str, str, bool]:
+    """What the dispatcher reads of an event class, read once per class: its machine kind, the
+    field naming the machine, and whether it creates machines. (Reading an attribute of a
+    pydantic model class takes a tenth of a microsecond: its metaclass has a ``__getattr__``.)
+    """
+    route = _routes[model] = (model.machine, model.target_field, model in _CREATION_EVENTS)
+    return route
 
 
 class HandlingFailed(RtcRuntimeError):
@@ -308,7 +269,14 @@ class Dispatcher:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock
         self._machines: dict[tuple[str, str], LifecycleMachine] = {}
-        self._timeouts: dict[LifecycleMachine, _StateTimeout] = {}
+        # The timed state each machine is in, by entry number (its deadline is in the heap;
+        # an entry of the heap whose number is not here is stale), and the one clock timer.
+        self._entered: dict[LifecycleMachine, int] = {}
+        self._deadlines: list[_Deadline] = []
+        self._entries = itertools.count()
+        self._compact_above = _COMPACT_ABOVE
+        self._alarm: TimerHandle | None = None
+        self._armed: float | None = None  # the deadline the clock timer is set for
         self._listeners: list[ChangeListener] = []
         self._creatable: dict[str, Callable[[Event], LifecycleMachine]] = {}
         self._streams: list[MemoryObjectSendStream[StateChange]] = []
@@ -367,7 +335,7 @@ class Dispatcher:
     def remove(self, machine: LifecycleMachine) -> None:
         """Unregister ``machine`` and cancel its pending timeout. Raises ``KeyError``."""
         del self._machines[(machine.kind, machine.id)]
-        self._cancel_timeout(machine)
+        self._entered.pop(machine, None)
 
     def get(self, kind: str, id: str) -> LifecycleMachine:  # noqa: A002 - the domain's word
         """The machine registered as ``(kind, id)``.
@@ -530,8 +498,7 @@ class Dispatcher:
             if exc_type is None:
                 await self.drain()
         finally:
-            for machine in list(self._machines.values()):
-                self._cancel_timeout(machine)
+            self._stop_timeouts()
             if self._queue is not None:
                 self._queue.close()
             for stream in self._streams:
@@ -583,15 +550,16 @@ class Dispatcher:
                 event = raw.event
                 self._claim_timer(raw)
                 machine: LifecycleMachine | None = raw.machine
+                creates = (_routes.get(type(event)) or _route(type(event)))[2]
             else:
                 event = parse_event(raw)
-                model = type(event)
-                machine = self._machines.get((model.machine, getattr(event, model.target_field)))
+                kind, target_field, creates = _routes.get(type(event)) or _route(type(event))
+                machine = self._machines.get((kind, getattr(event, target_field)))
             at = event.at
             if at is None:
                 clock = self._clock
                 at = clock.now() if clock is not None else 0.0
-            if type(event) in _CREATION_EVENTS:
+            if creates:
                 machine = self._create(event, machine)
                 change = machine.created(event, at=at)
             elif machine is None:
@@ -611,14 +579,12 @@ class Dispatcher:
         counts.applied += 1
         dest = change.dest
         if dest != change.source:
-            # Timers only where states have timeouts: most transitions skip this entirely.
-            if self._timeouts:
-                timed = self._timeouts.get(machine)
-                if timed is not None:
-                    timed.deadline = None  # left: its clock timer, if any, will do nothing
+            entered = self._entered
+            if entered:  # some machine is in a timed state: this one may have left it
+                entered.pop(machine, None)
             timeout = machine.spec.timeouts.get(dest)
             if timeout is not None:
-                self._schedule(machine, timeout)
+                self._enter_timed(machine, timeout)
         for listener in self._listeners:
             try:
                 listener(change)
@@ -646,11 +612,11 @@ class Dispatcher:
     def _claim_timer(self, fired: _TimerFired) -> None:
         """Consume the timeout of ``fired``, or raise StaleTimeout if its state was left (or
         left and entered again) while it waited in the queue."""
-        timed = self._timeouts.get(fired.machine)
-        if timed is None or timed.deadline is None or timed.entry != fired.entry:
+        entered = self._entered
+        if entered.get(fired.machine) != fired.entry:
             raise StaleTimeout(f"timeout {fired.event.trigger!r} of {fired.machine.kind} "
                                f"{fired.machine.id!r} fired after it left the state")
-        timed.deadline = None
+        del entered[fired.machine]
 
     def _create(self, event: Event, existing: LifecycleMachine | None) -> LifecycleMachine:
         # One that has ended (a participant who left, a track unpublished) is replaced: the
@@ -682,26 +648,76 @@ class Dispatcher:
             id=shorten(event.target_id) if event else None, detail=str(exc),
             exc_info=unexpected)
 
+    @property
+    def pending_timeouts(self) -> int:
+        """Machines in a timed state whose timeout has not been processed yet (waiting for its
+        deadline, or fired and queued)."""
+        return len(self._entered)
+
     def _schedule_timeout(self, machine: LifecycleMachine) -> None:
         timeout = machine.spec.timeouts.get(machine.state)
         if timeout is not None:
-            self._schedule(machine, timeout)
+            self._enter_timed(machine, timeout)
 
-    def _schedule(self, machine: LifecycleMachine, timeout: Timeout) -> None:
+    def _enter_timed(self, machine: LifecycleMachine, timeout: Timeout) -> None:
+        """``machine`` entered a timed state: time it out ``timeout.delay`` from now."""
         clock = self._clock
         if clock is None:
             raise RuntimeError(
                 f"{machine.kind} {machine.id!r} entered {machine.state!r}, which has a timeout, "
                 "but the dispatcher has no clock: pass one, or run it with 'async with'")
-        timed = self._timeouts.get(machine)
-        if timed is None:
-            timed = self._timeouts[machine] = _StateTimeout(self, machine, timeout)
-        timed.enter(clock, timeout)
+        deadline = clock.now() + timeout.delay(machine)
+        entry = next(self._entries)
+        self._entered[machine] = entry
+        deadlines = self._deadlines
+        _heappush(deadlines, (deadline, entry, machine, timeout))
+        if len(deadlines) > self._compact_above:
+            self._compact()
+        armed = self._armed
+        if armed is None or deadline < armed:
+            self._arm(clock, deadline)
 
-    def _cancel_timeout(self, machine: LifecycleMachine) -> None:
-        timed = self._timeouts.pop(machine, None)
-        if timed is not None:
-            timed.disarm()
+    def _arm(self, clock: Clock, deadline: float) -> None:
+        """Set the clock timer for ``deadline`` (instead of the one set, if any)."""
+        if self._alarm is not None:
+            self._alarm.cancel()
+        self._armed = deadline
+        self._alarm = clock.call_later(max(0.0, deadline - clock.now()), self._deadlines_due)
+
+    def _deadlines_due(self) -> None:
+        """The clock timer: fire every timeout due (each with what it causes, in step mode),
+        then set the timer for the next deadline."""
+        self._alarm = self._armed = None
+        clock = self._clock
+        assert clock is not None  # it called
+        deadlines, entered = self._deadlines, self._entered
+        while deadlines:
+            deadline, entry, machine, timeout = deadlines[0]
+            if entered.get(machine) != entry:
+                heapq.heappop(deadlines)  # the state was left
+                continue
+            if deadline - clock.now() > _DUE:
+                break
+            heapq.heappop(deadlines)
+            self._timer_fired(_TimerFired(machine, timeout.event(machine), entry))
+        if deadlines and (self._armed is None or deadlines[0][0] < self._armed):
+            self._arm(clock, deadlines[0][0])
+
+    def _compact(self) -> None:
+        """Drop the stale entries of the heap at once (they outnumber the live ones)."""
+        entered = self._entered
+        deadlines = self._deadlines
+        deadlines[:] = [item for item in deadlines if entered.get(item[2]) == item[1]]
+        heapq.heapify(deadlines)
+        self._compact_above = 2 * len(deadlines) + _COMPACT_ABOVE
+
+    def _stop_timeouts(self) -> None:
+        """No timeout any more, and no clock timer (the dispatcher's block ends)."""
+        if self._alarm is not None:
+            self._alarm.cancel()
+        self._alarm = self._armed = None
+        self._entered.clear()
+        self._deadlines.clear()
 
     def _timer_fired(self, fired: _TimerFired) -> None:
         if self._queue is not None:

@@ -217,6 +217,8 @@ def test_a_room_flapping_holds_one_clock_timer_and_times_out_from_its_last_entry
         dispatcher.dispatch(room_event("reconnecting", error_code=53001))
         dispatcher.dispatch(room_event("reconnected"))
     assert clock.pending <= 1  # at most a dormant timer: not 10,000 timers or tombstones
+    assert dispatcher.pending_timeouts == 0
+    assert len(dispatcher._deadlines) <= 2048  # nor 10,000 stale deadlines
     clock.advance(20)
     dispatcher.dispatch(room_event("reconnecting", error_code=53001))  # window: 30 s from now
     clock.advance(29.9)  # past the first entry's deadline, short of this one's

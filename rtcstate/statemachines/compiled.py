@@ -29,7 +29,7 @@ _UNKNOWN = object()
 
 class _Candidate:
     __slots__ = ("by_code", "carried", "dest", "effect", "errors", "errors_label", "guard",
-                 "guard_name", "role", "transition", "without_report")
+                 "guard_name", "role", "transition", "trigger", "without_report")
 
     #: Distinct error reports remembered per transition. Reports name catalog codes and names,
     #: so a handful cover a real run; messages come from outside, so the memo is bounded.
@@ -37,6 +37,7 @@ class _Candidate:
 
     def __init__(self, transition: TransitionSpec, model: type[Event]) -> None:
         self.transition = transition
+        self.trigger = transition.trigger
         self.role = transition.role.value
         self.dest = transition.dest
         self.errors = bool(transition.errors)

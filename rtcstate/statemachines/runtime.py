@@ -253,7 +253,7 @@ class LifecycleMachine:
         if error is not None:
             self.error = error
         change: StateChange = _new_change(StateChange, (
-            table.kind, self.id, source, self.state, event.trigger, error,
+            table.kind, self.id, source, self.state, candidate.trigger, error,
             at if at is not None else (event.at if event.at is not None else 0.0),
             candidate.role, event,
         ))
