@@ -4,7 +4,7 @@ the transports do once media is back: restart_video_reception."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -37,19 +37,27 @@ def anyio_backend() -> str:
     return "asyncio"  # aiortc runs on asyncio only
 
 
+async def until(predicate: Callable[[], bool]) -> None:
+    with anyio.fail_after(5):
+        while not predicate():  # noqa: ASYNC110
+            await anyio.sleep(0.02)  # aiortc's states have no event to wait on here
+
+
+async def connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> None:
+    offerer.createDataChannel("probe")  # something to connect, without media
+    await set_local_description(offerer, await offerer.createOffer())
+    await answerer.setRemoteDescription(offerer.localDescription)
+    await set_local_description(answerer, await answerer.createAnswer())
+    await offerer.setRemoteDescription(answerer.localDescription)
+    await until(lambda: offerer.connectionState == "connected")
+
+
 @pytest.fixture
 async def pair() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
     offerer = RTCPeerConnection(local_rtc_configuration())
     answerer = RTCPeerConnection(local_rtc_configuration())
-    offerer.createDataChannel("probe")  # something to connect, without media
     try:
-        await set_local_description(offerer, await offerer.createOffer())
-        await answerer.setRemoteDescription(offerer.localDescription)
-        await set_local_description(answerer, await answerer.createAnswer())
-        await offerer.setRemoteDescription(answerer.localDescription)
-        with anyio.fail_after(5):
-            while offerer.connectionState != "connected":  # noqa: ASYNC110
-                await anyio.sleep(0.02)  # aiortc's state has no event to wait on here
+        await connect(offerer, answerer)
         yield offerer, answerer
     finally:
         await close_peer_connection(offerer)
@@ -209,7 +217,9 @@ async def test_a_video_subscription_whose_packets_arrive_without_frames_is_resta
 class _OneSubscription(AiortcClient):
     """A client whose only connection is one video subscription, ``pc``, probed by a script."""
 
-    def __init__(self, pc: RTCPeerConnection, answers: list[MediaState]) -> None:
+    rtc_configuration = local_rtc_configuration()
+
+    def __init__(self, pc: RTCPeerConnection | None, answers: list[MediaState]) -> None:
         super().__init__()
         self.pc = pc
         self.answers = answers
@@ -224,10 +234,10 @@ class _OneSubscription(AiortcClient):
         return True
 
     def _peer_connections(self) -> list[RTCPeerConnection]:
-        return [self.pc]
+        return [] if self.pc is None else [self.pc]
 
     def _subscriptions(self) -> dict[str, RTCPeerConnection]:
-        return {"MT1": self.pc}
+        return {} if self.pc is None else {"MT1": self.pc}
 
     async def _remake_media(self) -> None:
         pass
@@ -279,3 +289,38 @@ async def test_after_an_outage_the_stall_watch_starts_anew() -> None:
     finally:
         await client.aclose()
         await pc.close()
+
+
+async def test_a_connection_closed_beneath_the_transport_fails_the_media_path() -> None:
+    # Before: one whose consent expired could close without ever being failed (its DTLS
+    # transport closed first, and aiortc closes a connection whose DTLS transports closed),
+    # and nothing was told: the Room stayed connected, its subscription dead (1 outage in
+    # about 90 of the bench's Janus loop).
+    client = _OneSubscription(None, [])
+    monitor = client._monitor = ConnectionMonitor("standup")
+    made: list[RTCPeerConnection] = []
+
+    async def connected() -> RTCPeerConnection:
+        ours, theirs = client._new_peer_connection(), RTCPeerConnection(local_rtc_configuration())
+        made.extend((ours, theirs))
+        await connect(ours, theirs)
+        return ours
+
+    try:
+        closed_by_it = client.pc = await connected()
+        client.pc = None  # what the transports do before they close one
+        await close_peer_connection(closed_by_it)
+        assert monitor.condition == CONNECTED
+
+        lost = client.pc = await connected()
+        assert lost.sctp is not None
+        await lost.sctp.transport.stop()  # its DTLS transport ends: aiortc closes it
+        await until(lambda: lost.connectionState == "closed")
+        assert lost.iceConnectionState == "closed"  # never "failed"
+        assert monitor.condition == MEDIA_PATH_DOWN
+        told = client.events().receive_nowait()
+        assert (told.type, getattr(told, "error_code", None)) == ("room.reconnecting", 53405)
+    finally:
+        await client.aclose()
+        for pc in made:
+            await close_peer_connection(pc)

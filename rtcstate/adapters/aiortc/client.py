@@ -171,7 +171,14 @@ class AiortcClient:
 
     def _new_peer_connection(self) -> RTCPeerConnection:
         """A peer connection, watched: if it was connected and its ICE fails (aioice's consent
-        expired, say), the media path has failed, whatever the probes saw so far."""
+        expired, say), or it closes while the transport still holds it, the media path has
+        failed, whatever the probes saw so far.
+
+        A connection whose consent expired may close without ever being ``failed``: aioice
+        ends the ICE connection, the DTLS transport reading from it closes first, and aiortc
+        closes a connection whose DTLS transports all closed (its ICE transport then goes
+        ``closed``, not ``failed``). The transports take a connection out of what they hold
+        before they close it, so a close they did not make is one of these."""
         pc = RTCPeerConnection(self.rtc_configuration)
         self._made_at[pc] = anyio.current_time()
         was_connected = False
@@ -179,11 +186,14 @@ class AiortcClient:
         @pc.on("connectionstatechange")
         def changed() -> None:
             nonlocal was_connected
-            if pc.connectionState == "connected":
+            state = pc.connectionState
+            if state == "connected":
                 was_connected = True
-            elif (pc.connectionState == "failed" and was_connected
-                  and pc.iceConnectionState == "failed" and self.connected
-                  and not self._leaving and self._monitor is not None):
+            elif (was_connected and self.connected and not self._leaving
+                  and self._monitor is not None
+                  and (state == "failed" and pc.iceConnectionState == "failed"
+                       or state == "closed" and pc in self._peer_connections())):
+                _log.info("media_connection_lost", state=state)
                 self._tell_condition("connected", "failed")
 
         return pc

@@ -872,6 +872,7 @@ class JanusTransport(AiortcClient):
             return
         if fresh:
             if pc is not None:
+                self._publisher_pc = None  # closed by this transport, not lost
                 await close_peer_connection(pc)
             pc = self._publisher_pc = self._new_peer_connection()
             for publication in self._publications.values():
