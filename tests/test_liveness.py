@@ -13,7 +13,7 @@ from aiortc import RTCPeerConnection
 from aiortc.rtp import RtpPacket
 
 from rtcstate.adapters.aiortc.client import AiortcClient
-from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch
+from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch, consent_expired
 from rtcstate.adapters.aiortc.media import synthetic_track
 from rtcstate.adapters.connection import (
     CONNECTED,
@@ -28,6 +28,7 @@ from rtcstate.server.protocol import (
     restart_video_reception,
     set_local_description,
 )
+from rtcstate.testing.aiortc import consent_checked_every
 
 pytestmark = pytest.mark.anyio
 
@@ -291,36 +292,46 @@ async def test_after_an_outage_the_stall_watch_starts_anew() -> None:
         await pc.close()
 
 
-async def test_a_connection_closed_beneath_the_transport_fails_the_media_path() -> None:
-    # Before: one whose consent expired could close without ever being failed (its DTLS
-    # transport closed first, and aiortc closes a connection whose DTLS transports closed),
-    # and nothing was told: the Room stayed connected, its subscription dead (1 outage in
-    # about 90 of the bench's Janus loop).
+async def test_a_connection_whose_consent_expired_fails_the_media_path() -> None:
+    # Before: aioice gives such a connection up and aiortc closes it without its ever being
+    # failed (its DTLS transport ends first), and nothing was told: the Room stayed connected,
+    # its subscription dead (1 outage in about 90 of the bench's Janus loop).
     client = _OneSubscription(None, [])
     monitor = client._monitor = ConnectionMonitor("standup")
-    made: list[RTCPeerConnection] = []
-
-    async def connected() -> RTCPeerConnection:
-        ours, theirs = client._new_peer_connection(), RTCPeerConnection(local_rtc_configuration())
-        made.extend((ours, theirs))
-        await connect(ours, theirs)
-        return ours
-
+    ours, theirs = client._new_peer_connection(), RTCPeerConnection(local_rtc_configuration())
     try:
-        closed_by_it = client.pc = await connected()
-        client.pc = None  # what the transports do before they close one
-        await close_peer_connection(closed_by_it)
-        assert monitor.condition == CONNECTED
-
-        lost = client.pc = await connected()
-        assert lost.sctp is not None
-        await lost.sctp.transport.stop()  # its DTLS transport ends: aiortc closes it
-        await until(lambda: lost.connectionState == "closed")
-        assert lost.iceConnectionState == "closed"  # never "failed"
+        with consent_checked_every(0.1):  # six checks unanswered: about 3.5 s
+            client.pc = ours
+            await connect(ours, theirs)
+            deafen(theirs)
+            await until(lambda: ours.connectionState == "closed")
+        assert ours.iceConnectionState == "closed"  # never "failed"
+        assert consent_expired(ours)
         assert monitor.condition == MEDIA_PATH_DOWN
         told = client.events().receive_nowait()
         assert (told.type, getattr(told, "error_code", None)) == ("room.reconnecting", 53405)
     finally:
         await client.aclose()
-        for pc in made:
-            await close_peer_connection(pc)
+        await close_peer_connection(ours)
+        await close_peer_connection(theirs)
+
+
+async def test_a_connection_the_far_end_closes_does_not_fail_the_media_path() -> None:
+    # A server ending a subscription closes its end (the transport hears why on signaling):
+    # this connection then closes beneath the transport too, and is no media failure.
+    client = _OneSubscription(None, [])
+    monitor = client._monitor = ConnectionMonitor("standup")
+    ours, theirs = client._new_peer_connection(), RTCPeerConnection(local_rtc_configuration())
+    try:
+        client.pc = ours
+        await connect(ours, theirs)
+        await theirs.close()
+        await until(lambda: ours.connectionState == "closed")
+        assert not consent_expired(ours)
+        assert monitor.condition == CONNECTED
+        with pytest.raises(anyio.WouldBlock):
+            client.events().receive_nowait()
+    finally:
+        await client.aclose()
+        await close_peer_connection(ours)
+        await close_peer_connection(theirs)

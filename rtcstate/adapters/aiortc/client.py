@@ -24,7 +24,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch
+from rtcstate.adapters.aiortc.liveness import MediaLiveness, VideoStallWatch, consent_expired
 from rtcstate.adapters.aiortc.media import RemoteMedia
 from rtcstate.adapters.connection import (
     CONNECTED,
@@ -170,15 +170,11 @@ class AiortcClient:
         return monitor is not None and monitor.condition == MEDIA_PATH_DOWN
 
     def _new_peer_connection(self) -> RTCPeerConnection:
-        """A peer connection, watched: if it was connected and its ICE fails (aioice's consent
-        expired, say), or it closes while the transport still holds it, the media path has
-        failed, whatever the probes saw so far.
-
-        A connection whose consent expired may close without ever being ``failed``: aioice
-        ends the ICE connection, the DTLS transport reading from it closes first, and aiortc
-        closes a connection whose DTLS transports all closed (its ICE transport then goes
-        ``closed``, not ``failed``). The transports take a connection out of what they hold
-        before they close it, so a close they did not make is one of these."""
+        """A peer connection, watched: if it was connected and its ICE fails, or aioice gave it
+        up (its consent to send expired, which closes a connection without its ever being
+        ``failed``: :func:`~rtcstate.adapters.aiortc.liveness.consent_expired`), the media
+        path has failed, whatever the probes saw so far. A connection the far end closes (a
+        server ending a subscription) has not: the signaling says why."""
         pc = RTCPeerConnection(self.rtc_configuration)
         self._made_at[pc] = anyio.current_time()
         was_connected = False
@@ -192,7 +188,8 @@ class AiortcClient:
             elif (was_connected and self.connected and not self._leaving
                   and self._monitor is not None
                   and (state == "failed" and pc.iceConnectionState == "failed"
-                       or state == "closed" and pc in self._peer_connections())):
+                       or state == "closed" and pc in self._peer_connections()
+                       and consent_expired(pc))):
                 _log.info("media_connection_lost", state=state)
                 self._tell_condition("connected", "failed")
 

@@ -34,7 +34,7 @@ from aiortc import RTCPeerConnection
 from rtcstate.adapters.connection import MediaState
 from rtcstate.server.protocol import _ice_connections, restart_video_reception
 
-__all__ = ["MediaLiveness", "VideoStallWatch"]
+__all__ = ["MediaLiveness", "VideoStallWatch", "consent_expired"]
 
 
 class MediaLiveness:
@@ -156,6 +156,17 @@ class VideoStallWatch:
             else:
                 self._progress[sid] = (delivered, packets, last[2])
         return restarted
+
+
+def consent_expired(pc: RTCPeerConnection) -> bool:
+    """Whether aioice gave up an ICE connection of ``pc`` because its consent to send expired
+    (RFC 7675: six checks unanswered). It drops the consent task then, where a close cancels
+    it, and ``pc`` then closes, often without ever being ``failed``: the DTLS transport reading
+    from the ICE connection ends first, and aiortc closes a connection whose DTLS transports
+    all ended. Private attributes of aioice 0.x, looked up defensively: without them, no."""
+    return any(getattr(connection, "_query_consent_task", False) is None
+               and getattr(connection, "_closed", False) is True
+               for connection in _ice_connections(pc))
 
 
 def _packets_received(pc: RTCPeerConnection) -> int | None:
