@@ -67,7 +67,7 @@ other machines end carrying them."""
 
 
 def _attempts_remain(room: RoomMachine, _event: Event) -> bool:
-    return room.attempt < room.options.retry.max_attempts
+    return room.attempt < room.retry.max_attempts
 
 
 def _count_failure(room: RoomMachine, _event: Event) -> None:
@@ -105,7 +105,7 @@ ROOM_SPEC = MachineSpec(
             "A retryable connection error (53000, 53006, ...): waiting out the back-off.",
             timeout=Timeout(
                 "retry", "options.retry.delay_before(attempt)",
-                lambda room: room.options.retry.delay_before(room.attempt),
+                lambda room: room.retry.delay_before(room.attempt),
                 lambda room: RoomRetry(room_name=room.id, attempt=room.attempt)),
         ),
         StateSpec("connected", "In the Room."),
@@ -114,7 +114,7 @@ ROOM_SPEC = MachineSpec(
             "Signaling or media was interrupted; the client is trying to restore it.",
             timeout=Timeout(
                 "disconnected", "options.reconnect.window",
-                lambda room: room.options.reconnect.window,
+                lambda room: room.reconnect_window,
                 lambda room: RoomDisconnected(room_name=room.id, error_code=room.reconnect_cause,
                                               message="reconnect window expired")),
         ),
@@ -166,17 +166,22 @@ class RoomMachine(LifecycleMachine):
     """The local client's Room: one instance per joined room, named by the room name.
 
     Attributes:
-        options: the connect options (retry and reconnect policies).
+        options: the connect options (retry and reconnect policies), as given.
+        retry: ``options.retry``; reconnect_window: ``options.reconnect.window``: what the
+            guards and timeouts read (a pydantic model's attributes cost a few tenths of a
+            microsecond to reach, on every timed state's entry).
         attempt: the current connection attempt, counting the first as 1.
         reconnect_cause: 53001 or 53405 while reconnecting, the error if the window expires.
     """
 
-    __slots__ = ("attempt", "options", "reconnect_cause")
+    __slots__ = ("attempt", "options", "reconnect_cause", "reconnect_window", "retry")
     spec: ClassVar[MachineSpec] = ROOM_SPEC
 
     def __init__(self, options: ConnectOptions) -> None:
         super().__init__(options.room_name)
         self.options = options
+        self.retry = options.retry
+        self.reconnect_window = options.reconnect.window
         self.attempt = 1
         self.reconnect_cause: ReconnectErrorCode = 53001
 
