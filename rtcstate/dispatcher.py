@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import anyio
 import anyio.abc
@@ -51,7 +51,7 @@ from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
 from rtcstate.statemachines import SPECS
-from rtcstate.statemachines.runtime import LifecycleMachine
+from rtcstate.statemachines.runtime import LifecycleMachine, _event_facts
 from rtcstate.statemachines.spec import Timeout
 
 __all__ = [
@@ -131,7 +131,7 @@ class SourceClosed(RtcRuntimeError):
         super().__init__(f"events from {source!r} are no longer taken: {reason}")
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceStats:
     """What became of the events from one source (``"app"``, ``"transport"``, ``"clock"``)."""
 
@@ -212,9 +212,10 @@ _DUE = 1e-9
 """Seconds short of a deadline that count as on it (float arithmetic)."""
 
 _heappush = heapq.heappush
-_Deadline = tuple[float, int, LifecycleMachine, Timeout]
-"""A timed state entered: ``(deadline, entry, machine, timeout)``; entries are numbered in
-the order made (unique, so a heap never compares further)."""
+_Deadline = list[Any]
+"""A timed state entered: ``[deadline, entry, machine, timeout]``. Entries are numbered in the
+order made (unique, so a heap never compares further); leaving the state sets ``machine`` to
+``None`` in place (a list, not a tuple, for that), which makes the entry stale."""
 
 
 _COMPACT_ABOVE = 1024
@@ -222,15 +223,14 @@ _COMPACT_ABOVE = 1024
 
 _CREATION_EVENTS = frozenset(spec.created_by for spec in SPECS.values() if spec.created_by)
 
-_routes: dict[type[Event], tuple[str, str, bool]] = {}
+_routes: dict[type[Event], tuple[str, str, str, bool]] = {}
 
 
-def _route(model: type[Event]) -> tuple[str, str, bool]:
+def _route(model: type[Event]) -> tuple[str, str, str, bool]:
     """What the dispatcher reads of an event class, read once per class: its machine kind, the
-    field naming the machine, and whether it creates machines. (Reading an attribute of a
-    pydantic model class takes a tenth of a microsecond: its metaclass has a ``__getattr__``.)
-    """
-    route = _routes[model] = (model.machine, model.target_field, model in _CREATION_EVENTS)
+    field naming the machine, its trigger (``runtime._event_facts``: a pydantic model class's
+    attributes are slow to read), and whether it creates machines."""
+    route = _routes[model] = (*_event_facts(model), model in _CREATION_EVENTS)
     return route
 
 
@@ -269,9 +269,9 @@ class Dispatcher:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock
         self._machines: dict[tuple[str, str], LifecycleMachine] = {}
-        # The timed state each machine is in, by entry number (its deadline is in the heap;
-        # an entry of the heap whose number is not here is stale), and the one clock timer.
-        self._entered: dict[LifecycleMachine, int] = {}
+        # The timed state each machine is in (its entry, also in the heap until it comes
+        # up), and the one clock timer.
+        self._entered: dict[LifecycleMachine, _Deadline] = {}
         self._deadlines: list[_Deadline] = []
         self._entries = itertools.count()
         self._compact_above = _COMPACT_ABOVE
@@ -335,7 +335,7 @@ class Dispatcher:
     def remove(self, machine: LifecycleMachine) -> None:
         """Unregister ``machine`` and cancel its pending timeout. Raises ``KeyError``."""
         del self._machines[(machine.kind, machine.id)]
-        self._entered.pop(machine, None)
+        self._leave_timed(machine)
 
     def get(self, kind: str, id: str) -> LifecycleMachine:  # noqa: A002 - the domain's word
         """The machine registered as ``(kind, id)``.
@@ -550,22 +550,26 @@ class Dispatcher:
                 event = raw.event
                 self._claim_timer(raw)
                 machine: LifecycleMachine | None = raw.machine
-                creates = (_routes.get(type(event)) or _route(type(event)))[2]
+                _, _, trigger, creates = _routes.get(type(event)) or _route(type(event))
             else:
                 event = parse_event(raw)
-                kind, target_field, creates = _routes.get(type(event)) or _route(type(event))
+                kind, target_field, trigger, creates = (_routes.get(type(event))
+                                                        or _route(type(event)))
                 machine = self._machines.get((kind, getattr(event, target_field)))
             at = event.at
+            now = None
             if at is None:
                 clock = self._clock
-                at = clock.now() if clock is not None else 0.0
+                at = now = clock.now() if clock is not None else 0.0
             if creates:
                 machine = self._create(event, machine)
                 change = machine.created(event, at=at)
+                moves, timeout = True, machine.spec.timeouts.get(change.dest)
             elif machine is None:
                 raise UnknownMachine(event.machine, event.target_id)
             else:
-                change = machine._apply_routed(event, at)  # routed by (kind, id) just above
+                change, taken = machine._apply_routed(event, at, trigger)  # routed just above
+                moves, timeout = taken.moves, taken.timeout
         except RtcRuntimeError as exc:
             counts.rejected += 1
             self._reject(exc, event, source)
@@ -577,14 +581,14 @@ class Dispatcher:
             self._reject(failed, event, source, exc)
             raise failed from exc
         counts.applied += 1
-        dest = change.dest
-        if dest != change.source:
+        if moves:
             entered = self._entered
             if entered:  # some machine is in a timed state: this one may have left it
-                entered.pop(machine, None)
-            timeout = machine.spec.timeouts.get(dest)
+                left = entered.pop(machine, None)
+                if left is not None:
+                    self._left_timed(left)
             if timeout is not None:
-                self._enter_timed(machine, timeout)
+                self._enter_timed(machine, timeout, now)
         for listener in self._listeners:
             try:
                 listener(change)
@@ -613,7 +617,8 @@ class Dispatcher:
         """Consume the timeout of ``fired``, or raise StaleTimeout if its state was left (or
         left and entered again) while it waited in the queue."""
         entered = self._entered
-        if entered.get(fired.machine) != fired.entry:
+        timed = entered.get(fired.machine)
+        if timed is None or timed[1] != fired.entry:
             raise StaleTimeout(f"timeout {fired.event.trigger!r} of {fired.machine.kind} "
                                f"{fired.machine.id!r} fired after it left the state")
         del entered[fired.machine]
@@ -659,23 +664,40 @@ class Dispatcher:
         if timeout is not None:
             self._enter_timed(machine, timeout)
 
-    def _enter_timed(self, machine: LifecycleMachine, timeout: Timeout) -> None:
-        """``machine`` entered a timed state: time it out ``timeout.delay`` from now."""
+    def _enter_timed(self, machine: LifecycleMachine, timeout: Timeout,
+                     now: float | None = None) -> None:
+        """``machine`` entered a timed state: time it out ``timeout.delay`` from ``now`` (the
+        clock's time, which the caller may have read already)."""
         clock = self._clock
         if clock is None:
             raise RuntimeError(
                 f"{machine.kind} {machine.id!r} entered {machine.state!r}, which has a timeout, "
                 "but the dispatcher has no clock: pass one, or run it with 'async with'")
-        deadline = clock.now() + timeout.delay(machine)
-        entry = next(self._entries)
-        self._entered[machine] = entry
+        deadline = (clock.now() if now is None else now) + timeout.delay(machine)
+        timed = self._entered[machine] = [deadline, next(self._entries), machine, timeout]
         deadlines = self._deadlines
-        _heappush(deadlines, (deadline, entry, machine, timeout))
+        _heappush(deadlines, timed)
         if len(deadlines) > self._compact_above:
             self._compact()
         armed = self._armed
         if armed is None or deadline < armed:
             self._arm(clock, deadline)
+
+    def _leave_timed(self, machine: LifecycleMachine) -> None:
+        """``machine`` left its timed state, if it was in one."""
+        timed = self._entered.pop(machine, None)
+        if timed is not None:
+            self._left_timed(timed)
+
+    def _left_timed(self, timed: _Deadline) -> None:
+        """The machine of entry ``timed`` left its state (and ``_entered``): it is stale."""
+        timed[2] = None
+        # Most often it is the heap's last entry (entered last, due last): a leaf, which goes
+        # without disturbing the heap, with any stale ones then last. The others wait until
+        # they come up, or for a compaction.
+        deadlines = self._deadlines
+        while deadlines and deadlines[-1][2] is None:
+            deadlines.pop()
 
     def _arm(self, clock: Clock, deadline: float) -> None:
         """Set the clock timer for ``deadline`` (instead of the one set, if any)."""
@@ -690,10 +712,10 @@ class Dispatcher:
         self._alarm = self._armed = None
         clock = self._clock
         assert clock is not None  # it called
-        deadlines, entered = self._deadlines, self._entered
+        deadlines = self._deadlines
         while deadlines:
             deadline, entry, machine, timeout = deadlines[0]
-            if entered.get(machine) != entry:
+            if machine is None:
                 heapq.heappop(deadlines)  # the state was left
                 continue
             if deadline - clock.now() > _DUE:
@@ -705,9 +727,8 @@ class Dispatcher:
 
     def _compact(self) -> None:
         """Drop the stale entries of the heap at once (they outnumber the live ones)."""
-        entered = self._entered
         deadlines = self._deadlines
-        deadlines[:] = [item for item in deadlines if entered.get(item[2]) == item[1]]
+        deadlines[:] = [timed for timed in deadlines if timed[2] is not None]
         heapq.heapify(deadlines)
         self._compact_above = 2 * len(deadlines) + _COMPACT_ABOVE
 

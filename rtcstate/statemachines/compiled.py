@@ -10,13 +10,14 @@ per machine and requires the same outcome every time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from rtcstate.catalog import CatalogEntry
 from rtcstate.errors import GuardRejected, InvalidTransition
 from rtcstate.models.base import ErrorRef, Event
 from rtcstate.models.room import ReportsCode
-from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
+from rtcstate.statemachines.spec import MachineSpec, Timeout, TransitionSpec
 
 if TYPE_CHECKING:
     from rtcstate.statemachines.runtime import LifecycleMachine
@@ -28,18 +29,25 @@ _UNKNOWN = object()
 
 
 class _Candidate:
+    """One transition from one source state, compiled. ``moves``: whether taking it changes the
+    state (only then are timeouts left and entered); ``timeout``: the timeout of the state it
+    enters, if it moves to a timed state."""
+
     __slots__ = ("by_code", "carried", "dest", "effect", "errors", "errors_label", "guard",
-                 "guard_name", "role", "transition", "trigger", "without_report")
+                 "guard_name", "moves", "role", "timeout", "transition", "without_report")
 
     #: Distinct error reports remembered per transition. Reports name catalog codes and names,
     #: so a handful cover a real run; messages come from outside, so the memo is bounded.
     memo_size = 256
 
-    def __init__(self, transition: TransitionSpec, model: type[Event]) -> None:
+    def __init__(self, transition: TransitionSpec, model: type[Event], source: str,
+                 timeouts: Mapping[str, Timeout]) -> None:
         self.transition = transition
-        self.trigger = transition.trigger
         self.role = transition.role.value
         self.dest = transition.dest
+        dest = transition.dest
+        self.moves = dest is not None and dest != source
+        self.timeout = timeouts.get(dest) if dest is not None and dest != source else None
         self.errors = bool(transition.errors)
         self.errors_label = transition.errors_label if transition.errors else ""
         self.guard = transition.guard.check if transition.guard else None
@@ -91,7 +99,8 @@ class CompiledTable:
         for transition in spec.transitions:
             for source in transition.source:
                 table.setdefault((source, transition.trigger), []).append(
-                    _Candidate(transition, spec.events[transition.trigger]))
+                    _Candidate(transition, spec.events[transition.trigger], source,
+                               spec.timeouts))
         self.table: dict[tuple[str, str], tuple[_Candidate, ...]] = {
             key: tuple(candidates) for key, candidates in table.items()}
 
@@ -103,38 +112,45 @@ class CompiledTable:
             InvalidTransition: no transition for the trigger from the current state.
             GuardRejected: transitions exist, none accepted (their guards or errors said no).
         """
-        candidate, carried = self.take(machine, event)
+        candidate, carried = self.take(machine, event, event.trigger)
         return candidate.transition, carried
 
-    def take(self, machine: LifecycleMachine, event: Event) -> tuple[_Candidate, Any]:
-        """:meth:`fire`, returning the compiled candidate (the runtime's fast path).
+    def take(self, machine: LifecycleMachine, event: Event,
+             trigger: str) -> tuple[_Candidate, Any]:
+        """:meth:`fire`, returning the compiled candidate (the runtime's fast path);
+        ``trigger`` is ``event.trigger``, which the caller has at hand.
 
         Raises:
             InvalidTransition: no transition for the trigger from the current state.
             GuardRejected: transitions exist, none accepted (their guards or errors said no).
         """
         state = machine.state
-        trigger = event.trigger
         candidates = self.table.get((state, trigger))
         if candidates is None:
             reason = None if trigger in self.triggers else (
                 f"{self.kind} machines have no trigger {trigger!r}")
             raise InvalidTransition(self.kind, machine.id, state, trigger, reason)
-        refused: list[str] = []
+        refused: list[str] | None = None  # made only when one refuses: most events pass
         for candidate in candidates:
             carried: Any = None
             if candidate.errors:
-                carried = candidate.carried_error(event)
+                by_code = candidate.by_code
+                if by_code is not None:  # carried_error()'s first case, inlined
+                    code = getattr(event, "error_code", None)
+                    carried = candidate.without_report if code is None else by_code.get(code,
+                                                                                      False)
+                else:
+                    carried = candidate.carried_error(event)
                 if carried is False:
-                    refused.append(candidate.errors_label)
+                    refused = [*(refused or ()), candidate.errors_label]
                     continue
             guard = candidate.guard
             if guard is not None and not guard(machine, event):
-                refused.append(candidate.guard_name)
+                refused = [*(refused or ()), candidate.guard_name]
                 continue
             if candidate.dest is not None:
                 machine.state = candidate.dest
             if candidate.effect is not None:
                 candidate.effect(machine, event)
             return candidate, carried
-        raise GuardRejected(self.kind, machine.id, state, trigger, refused)
+        raise GuardRejected(self.kind, machine.id, state, trigger, refused or [])

@@ -28,7 +28,7 @@ from rtcstate.logs import get_logger
 from rtcstate.models.base import Event
 from rtcstate.models.events import parse_event
 from rtcstate.models.state_change import StateChange
-from rtcstate.statemachines.compiled import CompiledTable
+from rtcstate.statemachines.compiled import CompiledTable, _Candidate
 from rtcstate.statemachines.spec import MachineSpec, TransitionSpec
 
 __all__ = ["LifecycleMachine", "observe_transitions", "reference_fire"]
@@ -160,6 +160,19 @@ _INFO = logging.INFO
 _level_cache: dict[int, bool] = getattr(_LEVELS, "_cache", {})
 
 
+_facts: dict[type[Event], tuple[str, str, str]] = {}
+
+
+def _event_facts(model: type[Event]) -> tuple[str, str, str]:
+    """``(machine kind, target field, trigger)`` of event class ``model``, read once per class
+    and kept: reading an attribute of a pydantic model class costs a tenth of a microsecond
+    (its metaclass has a ``__getattr__``), half that through an instance."""
+    facts = _facts.get(model)
+    if facts is None:
+        facts = _facts[model] = (model.machine, model.target_field, model.trigger)
+    return facts
+
+
 def _emit(change: StateChange) -> StateChange:
     """Every change goes out here (``_apply_routed`` inlines it): one log line if INFO is
     enabled, then the observers."""
@@ -240,20 +253,25 @@ class LifecycleMachine:
                 transition for its trigger. The state is unchanged.
             GuardRejected: transitions exist but none accepted the event. The state is unchanged.
         """
-        if event.machine != self.spec.kind or getattr(event, event.target_field) != self.id:
-            raise InvalidTransition(self.spec.kind, self.id, self.state, event.trigger,
-                                    f"the event is for {event.machine} {event.target_id!r}")
-        return self._apply_routed(event, at)
+        kind, target_field, trigger = _facts.get(type(event)) or _event_facts(type(event))
+        if kind != self.spec.kind or getattr(event, target_field) != self.id:
+            raise InvalidTransition(self.spec.kind, self.id, self.state, trigger,
+                                    f"the event is for {kind} {event.target_id!r}")
+        return self._apply_routed(event, at, trigger)[0]
 
-    def _apply_routed(self, event: Event, at: float | None) -> StateChange:
-        """:meth:`apply` for an event already routed to this machine by kind and id."""
+    def _apply_routed(self, event: Event, at: float | None,
+                      trigger: str) -> tuple[StateChange, _Candidate]:
+        """:meth:`apply` for an event already routed to this machine by kind and id
+        (``trigger``: its trigger, which the router has read); returns the change and the
+        compiled transition taken (whether it moved, into which timeout: the dispatcher's
+        next questions)."""
         table = _tables.get(type(self)) or self._table()
         source = self.state
-        candidate, error = table.take(self, event)
+        candidate, error = table.take(self, event, trigger)
         if error is not None:
             self.error = error
         change: StateChange = _new_change(StateChange, (
-            table.kind, self.id, source, self.state, candidate.trigger, error,
+            table.kind, self.id, source, self.state, trigger, error,
             at if at is not None else (event.at if event.at is not None else 0.0),
             candidate.role, event,
         ))
@@ -266,7 +284,7 @@ class LifecycleMachine:
         if _observers:
             for observer in _observers:
                 observer(change)
-        return change
+        return change, candidate
 
     @classmethod
     def from_event(cls, event: Event) -> LifecycleMachine:
