@@ -177,25 +177,36 @@ async def test_restarting_video_reception_lets_frames_through_a_gap_nothing_fill
         await pc.close()
 
 
-async def test_a_video_subscription_whose_packets_arrive_without_frames_is_restarted() -> None:
+def video_fed_by_hand(pc: RTCPeerConnection,
+                      delivered: dict[str, int]) -> tuple[Callable[..., None], Any]:
+    """A video receiver on ``pc`` fed by hand: ``arrive(*sequence_numbers)`` hands it
+    one-packet frames (counted as aiortc counts packets, which the stall watch reads) and
+    counts in ``delivered["MT1"]`` the frames that come out. Returns ``arrive`` and the
+    receiver's jitter buffer."""
     from aiortc.rtcrtpreceiver import StreamStatistics
 
+    receiver = pc.addTransceiver("video", direction="recvonly").receiver
+    buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+    stream = StreamStatistics(90000)
+    receiver._RTCRtpReceiver__remote_streams[1234] = stream  # type: ignore[attr-defined]
+    delivered["MT1"] = 0
+
+    def arrive(*numbers: int) -> None:
+        for number in numbers:
+            packet = RtpPacket(sequence_number=number, timestamp=number * 3000, ssrc=1234)
+            packet._data = b"frame"  # type: ignore[attr-defined]
+            stream.add(packet)
+            if buffer.add(packet)[1] is not None:  # one packet a frame
+                delivered["MT1"] += 1
+
+    return arrive, buffer
+
+
+async def test_a_video_subscription_whose_packets_arrive_without_frames_is_restarted() -> None:
     pc = RTCPeerConnection(local_rtc_configuration())
     try:
-        receiver = pc.addTransceiver("video", direction="recvonly").receiver
-        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
-        stream = StreamStatistics(90000)
-        receiver._RTCRtpReceiver__remote_streams[1234] = stream  # type: ignore[attr-defined]
-        delivered = {"MT1": 0}
-
-        def arrive(*numbers: int) -> None:
-            for number in numbers:
-                packet = RtpPacket(sequence_number=number, timestamp=number * 3000, ssrc=1234)
-                packet._data = b"frame"  # type: ignore[attr-defined]
-                stream.add(packet)
-                if buffer.add(packet)[1] is not None:  # one packet a frame
-                    delivered["MT1"] += 1
-
+        delivered: dict[str, int] = {}
+        arrive, _ = video_fed_by_hand(pc, delivered)
         watch = VideoStallWatch(after=1.0)
         arrive(*range(4))
         assert delivered["MT1"] == 3
@@ -254,25 +265,10 @@ async def test_after_an_outage_the_stall_watch_starts_anew() -> None:
     # Before: the frames and packets it counted before the outage were compared with those
     # after, as if the outage had been a stall: reception was restarted a second time on the
     # tick media came back (the first restart, at reconnection, is the watch loop's own).
-    from aiortc.rtcrtpreceiver import StreamStatistics
-
     pc = RTCPeerConnection(local_rtc_configuration())
     client = _OneSubscription(pc, ["connected", "failed", "failed", "connected", "connected"])
     try:
-        receiver = pc.addTransceiver("video", direction="recvonly").receiver
-        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
-        stream = StreamStatistics(90000)
-        receiver._RTCRtpReceiver__remote_streams[1234] = stream  # type: ignore[attr-defined]
-        client.frames_received["MT1"] = 0
-
-        def arrive(*numbers: int) -> None:
-            for number in numbers:
-                packet = RtpPacket(sequence_number=number, timestamp=number * 3000, ssrc=1234)
-                packet._data = b"frame"  # type: ignore[attr-defined]
-                stream.add(packet)
-                if buffer.add(packet)[1] is not None:  # one packet a frame
-                    client.frames_received["MT1"] += 1
-
+        arrive, buffer = video_fed_by_hand(pc, client.frames_received)
         monitor = client._monitor = ConnectionMonitor("standup")
         arrive(*range(4))
         await client._watch_tick(monitor, now=0.0)
