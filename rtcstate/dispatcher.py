@@ -201,7 +201,8 @@ class _Item(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _TimerFired:
-    """A state timeout that fell due: its event, for the ``entry``-th entry of the state."""
+    """A state timeout that fell due: its event, for the dispatcher's entry number ``entry``
+    (a later entry of the same state has another)."""
 
     machine: LifecycleMachine
     event: Event
@@ -584,7 +585,7 @@ class Dispatcher:
         if moves:
             entered = self._entered
             if entered:  # some machine is in a timed state: this one may have left it
-                left = entered.pop(machine, None)
+                left = entered.pop(machine, None)  # _leave_timed(), inlined: the hot path
                 if left is not None:
                     self._left_timed(left)
             if timeout is not None:

@@ -495,7 +495,7 @@ class JanusTransport(AiortcClient):
         return {t.sid: t.pc for t in self._remote.values() if t.pc is not None}
 
     def _peer_connections(self) -> list[RTCPeerConnection]:
-        connections = [t.pc for t in self._remote.values() if t.pc is not None]
+        connections = list(self._subscriptions().values())
         if self._publisher_pc is not None:
             connections.append(self._publisher_pc)
         return connections
